@@ -1,0 +1,3 @@
+//! FerrumQ: a RocketMQ-compatible message queue server.
+
+pub mod protocol;

@@ -1,0 +1,1 @@
+//! FerrumQ storage engine. See `store/DESIGN.md` for the byte layouts.
