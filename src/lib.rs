@@ -1,3 +1,5 @@
 //! FerrumQ: a RocketMQ-compatible message queue server.
 
+pub mod namesrv;
 pub mod protocol;
+pub mod remoting;

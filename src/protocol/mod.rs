@@ -1,1 +1,24 @@
 //! RocketMQ 4.x remoting protocol: frames, commands, codes, headers, bodies.
+//!
+//! No tokio here: everything is plain bytes in, typed values out. Facts follow
+//! `shared/docs/rocketmq-wire.md` §1–§4.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod binary_header;
+pub mod body;
+mod codes;
+mod command;
+mod error;
+pub mod header;
+mod json_header;
+pub mod lenient;
+pub mod properties;
+
+pub use body::*;
+pub use codes::{RequestCode, ResponseCode};
+pub use command::{
+    LanguageCode, RemotingCommand, SerializeType, CURRENT_VERSION, DEFAULT_MAX_FRAME_BYTES,
+    FLAG_ONEWAY, FLAG_RESPONSE,
+};
+pub use error::{BodyError, HeaderError, ProtocolError};
+pub use header::*;

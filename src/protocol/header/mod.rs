@@ -1,0 +1,145 @@
+//! Typed custom headers (wire doc §1.5, §2.2), converted from/to `extFields`.
+//!
+//! Each header is declared with [`command_header!`]: `req` fields must be present (Java's
+//! `@CFNotNull`), `opt` fields are `Option<_>`, `def` fields fall back to a default.
+
+use std::collections::HashMap;
+
+use super::error::HeaderError;
+
+mod broker;
+mod namesrv;
+mod send;
+
+pub use broker::*;
+pub use namesrv::*;
+pub use send::*;
+
+/// A custom header: the typed view of a command's `extFields`.
+pub trait CommandHeader: Sized {
+    fn from_ext(ext: &HashMap<String, String>) -> Result<Self, HeaderError>;
+    fn to_ext(&self) -> HashMap<String, String>;
+}
+
+/// The empty header, for requests and responses without fields.
+impl CommandHeader for () {
+    fn from_ext(_: &HashMap<String, String>) -> Result<Self, HeaderError> {
+        Ok(())
+    }
+    fn to_ext(&self) -> HashMap<String, String> {
+        HashMap::new()
+    }
+}
+
+/// A scalar that travels as text in `extFields`.
+pub trait FieldType: Sized {
+    fn parse_field(field: &'static str, text: &str) -> Result<Self, HeaderError>;
+    fn to_text(&self) -> String;
+}
+
+fn invalid(field: &'static str, text: &str) -> HeaderError {
+    HeaderError::Invalid { field, value: text.chars().take(64).collect() }
+}
+
+impl FieldType for String {
+    fn parse_field(_: &'static str, text: &str) -> Result<Self, HeaderError> {
+        Ok(text.to_owned())
+    }
+    fn to_text(&self) -> String {
+        self.clone()
+    }
+}
+
+macro_rules! int_field {
+    ($($t:ty),*) => {$(
+        impl FieldType for $t {
+            fn parse_field(field: &'static str, text: &str) -> Result<Self, HeaderError> {
+                text.trim().parse().map_err(|_| invalid(field, text))
+            }
+            fn to_text(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+int_field!(i32, i64);
+
+impl FieldType for bool {
+    /// Java's `Boolean.parseBoolean` (case-insensitive "true"), plus "1": the C++ 1.2.x client
+    /// writes booleans such as `batch` with `to_string(bool)`, i.e. "1"/"0".
+    fn parse_field(_: &'static str, text: &str) -> Result<Self, HeaderError> {
+        let t = text.trim();
+        Ok(t.eq_ignore_ascii_case("true") || t == "1")
+    }
+    fn to_text(&self) -> String {
+        if *self { "true" } else { "false" }.to_owned()
+    }
+}
+
+/// A required field.
+pub fn req<T: FieldType>(
+    ext: &HashMap<String, String>,
+    field: &'static str,
+) -> Result<T, HeaderError> {
+    match ext.get(field) {
+        Some(text) => T::parse_field(field, text),
+        None => Err(HeaderError::Missing(field)),
+    }
+}
+
+/// An optional field. An empty value counts as absent for non-string types, since Java
+/// would fail to parse it and clients only send it as a placeholder.
+pub fn opt<T: FieldType>(
+    ext: &HashMap<String, String>,
+    field: &'static str,
+) -> Result<Option<T>, HeaderError> {
+    match ext.get(field) {
+        None => Ok(None),
+        Some(text) => match T::parse_field(field, text) {
+            Ok(v) => Ok(Some(v)),
+            Err(_) if text.trim().is_empty() => Ok(None),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Declares a header struct and its [`CommandHeader`] impl.
+#[macro_export]
+macro_rules! command_header {
+    ($(#[$m:meta])* pub struct $name:ident {
+        $($(#[$fm:meta])* $kind:ident $field:ident : $ty:ty = $key:literal $(=> $default:expr)?),* $(,)?
+    }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        pub struct $name { $($(#[$fm])* pub $field: $ty),* }
+
+        impl $crate::protocol::header::CommandHeader for $name {
+            fn from_ext(
+                ext: &::std::collections::HashMap<String, String>,
+            ) -> Result<Self, $crate::protocol::HeaderError> {
+                Ok(Self { $($field: $crate::command_header!(@get $kind ext $key $(, $default)?)),* })
+            }
+            fn to_ext(&self) -> ::std::collections::HashMap<String, String> {
+                let mut m = ::std::collections::HashMap::new();
+                $($crate::command_header!(@put $kind m $key self.$field);)*
+                m
+            }
+        }
+    };
+    (@get req $ext:ident $key:literal) => { $crate::protocol::header::req($ext, $key)? };
+    (@get opt $ext:ident $key:literal) => { $crate::protocol::header::opt($ext, $key)? };
+    (@get def $ext:ident $key:literal, $default:expr) => {
+        $crate::protocol::header::opt($ext, $key)?.unwrap_or($default)
+    };
+    (@put req $m:ident $key:literal $v:expr) => {
+        $m.insert($key.to_owned(), $crate::protocol::header::FieldType::to_text(&$v));
+    };
+    (@put def $m:ident $key:literal $v:expr) => {
+        $m.insert($key.to_owned(), $crate::protocol::header::FieldType::to_text(&$v));
+    };
+    (@put opt $m:ident $key:literal $v:expr) => {
+        if let Some(v) = &$v {
+            $m.insert($key.to_owned(), $crate::protocol::header::FieldType::to_text(v));
+        }
+    };
+}

@@ -1,0 +1,1 @@
+//! tokio networking on the remoting protocol.
