@@ -87,7 +87,9 @@ pub fn parse_delay_levels(s: &str) -> Vec<u64> {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
         Self {
             store_path_root_dir: home.join("store"),
             store_path_commit_log: None,
@@ -114,7 +116,10 @@ impl Default for StoreConfig {
 impl StoreConfig {
     /// A config rooted at `root` with the defaults otherwise.
     pub fn with_root(root: impl Into<PathBuf>) -> Self {
-        Self { store_path_root_dir: root.into(), ..Self::default() }
+        Self {
+            store_path_root_dir: root.into(),
+            ..Self::default()
+        }
     }
 
     /// The CommitLog directory.

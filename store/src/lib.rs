@@ -3,18 +3,34 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![warn(missing_docs)]
 
+mod checkpoint;
+mod commitlog;
 pub mod config;
+mod consume_queue;
+mod dispatch;
 pub mod error;
+mod flush;
+mod get;
+mod index;
+mod mapped_file;
 pub mod message;
+mod put;
+mod recovery;
+pub mod retention;
 mod store;
+mod threads;
 mod waiter;
 
 pub use config::{FlushDiskType, StoreConfig};
 pub use error::{RecordError, StoreError};
 pub use message::{
     decode_offset_msg_id, decode_record, encode_properties, java_string_hash, offset_msg_id,
-    parse_properties, tag_code, BatchEntry, BatchToStore, DecodedRecord, MessageToStore,
-    PutResult, PutStatus,
+    parse_properties, tag_code, BatchEntry, BatchToStore, DecodedRecord, MessageToStore, PutResult,
+    PutStatus,
 };
-pub use store::{GetMessageResult, GetMessageStatus, MessageStore, QueryMessageResult};
+pub use put::{MAX_BATCH_RECORDS, MAX_QUEUE_ID};
+pub use retention::{RetentionProbe, RetentionReport, SystemProbe};
+pub use store::{
+    ArrivalListener, GetMessageResult, GetMessageStatus, MessageStore, QueryMessageResult,
+};
 pub use waiter::FlushWaiter;

@@ -205,7 +205,8 @@ pub fn body_crc(body: &[u8]) -> u32 {
 
 /// Java's `String.hashCode` (over UTF-16 code units). "TagA" -> 2598919.
 pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
 }
 
 /// ConsumeQueue tag code of a TAGS value: Java hash sign-extended; 0 for no tags.
@@ -240,7 +241,10 @@ pub fn iter_properties(s: &str) -> impl Iterator<Item = (&str, &str)> {
 
 /// One property by name, last occurrence wins.
 pub fn find_property<'a>(s: &'a str, name: &str) -> Option<&'a str> {
-    iter_properties(s).filter(|(k, _)| *k == name).map(|(_, v)| v).last()
+    iter_properties(s)
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .last()
 }
 
 /// Serialises properties: `k\u0001v` joined by `\u0002`, no trailing separator.
@@ -298,7 +302,12 @@ pub fn decode_offset_msg_id(id: &str) -> Option<(SocketAddr, i64)> {
     }
     let raw: Vec<u8> = bytes
         .chunks_exact(2)
-        .map(|p| Some((char::from(*p.first()?).to_digit(16)? * 16 + char::from(*p.get(1)?).to_digit(16)?) as u8))
+        .map(|p| {
+            Some(
+                (char::from(*p.first()?).to_digit(16)? * 16
+                    + char::from(*p.get(1)?).to_digit(16)?) as u8,
+            )
+        })
         .collect::<Option<_>>()?;
     let mut r = Reader { buf: &raw, pos: 0 };
     let ip: IpAddr = match raw.len() {
@@ -315,7 +324,9 @@ pub fn decode_offset_msg_id(id: &str) -> Option<(SocketAddr, i64)> {
 pub fn validate_topic(topic: &str) -> Result<(), StoreError> {
     let ok = !topic.is_empty()
         && topic.len() <= MAX_TOPIC_LEN
-        && topic.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'));
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'|' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {
@@ -400,11 +411,14 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], RecordError> {
-        let end = self.pos.checked_add(n).ok_or(RecordError::BadLength("overflow"))?;
-        let s = self
-            .buf
-            .get(self.pos..end)
-            .ok_or(RecordError::Truncated { need: end, have: self.buf.len() })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(RecordError::BadLength("overflow"))?;
+        let s = self.buf.get(self.pos..end).ok_or(RecordError::Truncated {
+            need: end,
+            have: self.buf.len(),
+        })?;
         self.pos = end;
         Ok(s)
     }
@@ -461,7 +475,10 @@ pub fn decode_record(buf: &[u8]) -> Result<DecodedRecord<'_>, RecordError> {
     if total < FIXED_LEN_V4 {
         return Err(RecordError::BadLength("total size below minimum"));
     }
-    let rec = buf.get(..total).ok_or(RecordError::Truncated { need: total, have: buf.len() })?;
+    let rec = buf.get(..total).ok_or(RecordError::Truncated {
+        need: total,
+        have: buf.len(),
+    })?;
     let mut r = Reader { buf: rec, pos: 8 };
     let body_crc = r.u32()?;
     let queue_id = r.i32()?;
@@ -481,12 +498,16 @@ pub fn decode_record(buf: &[u8]) -> Result<DecodedRecord<'_>, RecordError> {
     if topic_len > MAX_TOPIC_LEN {
         return Err(RecordError::BadLength("topic length"));
     }
-    let topic = std::str::from_utf8(r.bytes(topic_len)?).map_err(|_| RecordError::NotUtf8("topic"))?;
-    let props_len = usize::try_from(r.i16()?).map_err(|_| RecordError::BadLength("properties length"))?;
+    let topic =
+        std::str::from_utf8(r.bytes(topic_len)?).map_err(|_| RecordError::NotUtf8("topic"))?;
+    let props_len =
+        usize::try_from(r.i16()?).map_err(|_| RecordError::BadLength("properties length"))?;
     let properties =
         std::str::from_utf8(r.bytes(props_len)?).map_err(|_| RecordError::NotUtf8("properties"))?;
     if r.pos != total {
-        return Err(RecordError::BadLength("total size disagrees with length fields"));
+        return Err(RecordError::BadLength(
+            "total size disagrees with length fields",
+        ));
     }
     Ok(DecodedRecord {
         total_size: total,
@@ -510,12 +531,18 @@ pub fn decode_record(buf: &[u8]) -> Result<DecodedRecord<'_>, RecordError> {
 }
 
 /// `decode_record` plus the body CRC check when `check_crc`.
-pub fn decode_record_checked(buf: &[u8], check_crc: bool) -> Result<DecodedRecord<'_>, RecordError> {
+pub fn decode_record_checked(
+    buf: &[u8],
+    check_crc: bool,
+) -> Result<DecodedRecord<'_>, RecordError> {
     let rec = decode_record(buf)?;
     if check_crc {
         let computed = body_crc(rec.body);
         if computed != rec.body_crc {
-            return Err(RecordError::BadCrc { stored: rec.body_crc, computed });
+            return Err(RecordError::BadCrc {
+                stored: rec.body_crc,
+                computed,
+            });
         }
     }
     Ok(rec)

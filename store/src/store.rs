@@ -1,13 +1,23 @@
-//! `MessageStore`: the facade the broker uses.
+//! `MessageStore`: the facade the broker uses; open, recovery orchestration, shutdown.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{JoinHandle, Thread};
 
 use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
 
+use crate::checkpoint::Checkpoint;
+use crate::commitlog::{CommitLog, QueueOffsetTable};
 use crate::config::StoreConfig;
+use crate::consume_queue::ConsumeQueue;
 use crate::error::StoreError;
-use crate::message::{BatchToStore, MessageToStore, PutResult};
-use crate::waiter::FlushWaiter;
+use crate::flush::FlushService;
+use crate::index::IndexService;
+use crate::retention::{RetentionProbe, SystemProbe};
 
 /// RocketMQ's GetMessageStatus (wire doc §7.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,116 +73,278 @@ pub struct QueryMessageResult {
 /// Listener the dispatcher calls after entries are in a ConsumeQueue.
 pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64) + Send + Sync>;
 
-/// The storage engine.
+pub(crate) type CqTable = HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>;
+
+/// State shared by the facade and the background threads.
+pub(crate) struct Inner {
+    pub config: StoreConfig,
+    pub root: PathBuf,
+    pub commit_log: CommitLog,
+    pub cqs: RwLock<CqTable>,
+    pub index: IndexService,
+    /// CommitLog offset up to which records are in ConsumeQueues and the index
+    pub dispatched: AtomicU64,
+    pub listener: RwLock<Option<ArrivalListener>>,
+    pub flush: FlushService,
+    pub stopping: AtomicBool,
+    /// sticky: a CommitLog flush failed, no more acks
+    pub flush_failed: AtomicBool,
+    pub dispatcher: OnceLock<Thread>,
+    pub probe: RwLock<Arc<dyn RetentionProbe>>,
+    lock_file: Mutex<Option<File>>,
+}
+
+/// The storage engine. Dropping it without `shutdown` stops the threads but leaves the
+/// `abort` file, like a crash (the next open recovers).
 pub struct MessageStore {
-    #[allow(dead_code)]
-    config: StoreConfig,
+    pub(crate) inner: Arc<Inner>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    shut_down: AtomicBool,
+}
+
+impl Inner {
+    pub(crate) fn checkpoint_path(&self) -> PathBuf {
+        self.root.join("checkpoint")
+    }
+    pub(crate) fn abort_path(&self) -> PathBuf {
+        self.root.join("abort")
+    }
+    pub(crate) fn cq_dir(&self, topic: &str, queue_id: i32) -> PathBuf {
+        self.root
+            .join("consumequeue")
+            .join(topic)
+            .join(queue_id.to_string())
+    }
+
+    pub(crate) fn find_cq(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
+        self.cqs.read().get(topic)?.get(&queue_id).cloned()
+    }
+
+    pub(crate) fn find_or_create_cq(
+        &self,
+        topic: &str,
+        queue_id: i32,
+    ) -> Result<Arc<ConsumeQueue>, StoreError> {
+        if let Some(cq) = self.find_cq(topic, queue_id) {
+            return Ok(cq);
+        }
+        let mut table = self.cqs.write();
+        let queues = table.entry(topic.to_string()).or_default();
+        if let Some(cq) = queues.get(&queue_id) {
+            return Ok(cq.clone());
+        }
+        let cq = Arc::new(ConsumeQueue::open(
+            topic,
+            queue_id,
+            &self.cq_dir(topic, queue_id),
+            self.config.mapped_file_size_consume_queue_entries.max(1),
+        )?);
+        queues.insert(queue_id, cq.clone());
+        Ok(cq)
+    }
+
+    pub(crate) fn all_cqs(&self) -> Vec<Arc<ConsumeQueue>> {
+        self.cqs
+            .read()
+            .values()
+            .flat_map(|q| q.values().cloned())
+            .collect()
+    }
+
+    pub(crate) fn wake_dispatcher(&self) {
+        if let Some(t) = self.dispatcher.get() {
+            t.unpark();
+        }
+    }
+
+    /// Flushes ConsumeQueues and index, then records the positions in the checkpoint.
+    pub(crate) fn flush_logics_and_checkpoint(&self) -> std::io::Result<()> {
+        let dispatched = self.dispatched.load(Ordering::Acquire);
+        let logics_ts = self.commit_log.last_store_timestamp();
+        let cl_flushed = self.commit_log.flushed_offset();
+        for cq in self.all_cqs() {
+            cq.flush()?;
+        }
+        self.index.flush()?;
+        Checkpoint {
+            physic_msg_timestamp: logics_ts,
+            logics_msg_timestamp: logics_ts,
+            index_msg_timestamp: logics_ts,
+            commit_log_flushed_offset: cl_flushed,
+            dispatched_offset: dispatched,
+        }
+        .store(&self.checkpoint_path())
+    }
+}
+
+fn lock_store(root: &Path) -> Result<File, StoreError> {
+    let path = root.join("lock");
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StoreError::io(&path, e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(root.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(&path, e)),
+    }
+}
+
+/// Loads every ConsumeQueue directory under `consumequeue/`.
+fn load_cqs(root: &Path, entries_per_file: u64) -> Result<CqTable, StoreError> {
+    let dir = root.join("consumequeue");
+    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+    let mut table: CqTable = HashMap::new();
+    for topic_entry in std::fs::read_dir(&dir)
+        .map_err(|e| StoreError::io(&dir, e))?
+        .flatten()
+    {
+        let Some(topic) = topic_entry.file_name().to_str().map(str::to_string) else {
+            continue;
+        };
+        if crate::message::validate_topic(&topic).is_err() {
+            continue;
+        }
+        let Ok(queues) = std::fs::read_dir(topic_entry.path()) else {
+            continue;
+        };
+        for q in queues.flatten() {
+            let Some(qid) = q.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            let cq = ConsumeQueue::open(&topic, qid, &q.path(), entries_per_file)?;
+            table
+                .entry(topic.clone())
+                .or_default()
+                .insert(qid, Arc::new(cq));
+        }
+    }
+    Ok(table)
 }
 
 impl MessageStore {
     /// Opens (recovering if needed) the store under `config.store_path_root_dir`.
     pub fn open(config: StoreConfig) -> Result<Arc<MessageStore>, StoreError> {
-        Ok(Arc::new(Self { config }))
+        let root = config.store_path_root_dir.clone();
+        std::fs::create_dir_all(&root).map_err(|e| StoreError::io(&root, e))?;
+        let lock_file = lock_store(&root)?;
+        let commit_log =
+            CommitLog::load(&config.commit_log_dir(), config.mapped_file_size_commit_log)?;
+        let index = IndexService::load(
+            &root.join("index"),
+            config.max_hash_slot_num,
+            config.max_index_num,
+        )?;
+        let cqs = load_cqs(&root, config.mapped_file_size_consume_queue_entries.max(1))?;
+        let inner = Arc::new(Inner {
+            config,
+            root,
+            commit_log,
+            cqs: RwLock::new(cqs),
+            index,
+            dispatched: AtomicU64::new(0),
+            listener: RwLock::new(None),
+            flush: FlushService::default(),
+            stopping: AtomicBool::new(false),
+            flush_failed: AtomicBool::new(false),
+            dispatcher: OnceLock::new(),
+            probe: RwLock::new(Arc::new(SystemProbe)),
+            lock_file: Mutex::new(Some(lock_file)),
+        });
+        inner.recover()?;
+        let abort = inner.abort_path();
+        File::create(&abort).map_err(|e| StoreError::io(&abort, e))?;
+        let store = Arc::new(MessageStore {
+            threads: Mutex::new(crate::threads::spawn_all(&inner)?),
+            inner,
+            shut_down: AtomicBool::new(false),
+        });
+        Ok(store)
     }
 
     /// Called by the dispatcher thread after entries are in a ConsumeQueue.
-    pub fn set_arrival_listener(&self, _f: ArrivalListener) {}
-
-    /// Appends one message; see the API doc.
-    pub fn put_message(&self, _msg: MessageToStore) -> Result<(PutResult, FlushWaiter), StoreError> {
-        Err(StoreError::ServiceNotAvailable("not implemented yet".into()))
+    pub fn set_arrival_listener(&self, f: ArrivalListener) {
+        *self.inner.listener.write() = Some(f);
     }
 
-    /// Appends a batch to one queue.
-    pub fn put_messages(&self, _batch: BatchToStore) -> Result<(PutResult, FlushWaiter), StoreError> {
-        Err(StoreError::ServiceNotAvailable("not implemented yet".into()))
+    /// Replaces the clock / disk probe the retention thread uses (tests).
+    pub fn set_retention_probe(&self, probe: Arc<dyn RetentionProbe>) {
+        *self.inner.probe.write() = probe;
     }
 
-    /// Reads from a ConsumeQueue; statuses per wire doc §7.3.
-    pub fn get_message(
-        &self,
-        _topic: &str,
-        _queue_id: i32,
-        _offset: i64,
-        _max_msg_nums: i32,
-        _max_total_bytes: usize,
-        _filter: &dyn Fn(i64) -> bool,
-    ) -> GetMessageResult {
-        GetMessageResult {
-            status: GetMessageStatus::NoMatchedLogicQueue,
-            next_begin_offset: 0,
-            min_offset: 0,
-            max_offset: 0,
-            messages: Vec::new(),
-            total_bytes: 0,
+    fn stop_threads(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
+        self.inner.flush.wake_all();
+        self.inner.wake_dispatcher();
+        let handles: Vec<_> = self.threads.lock().drain(..).collect();
+        for h in handles {
+            h.thread().unpark();
+            let _ = h.join();
         }
     }
 
-    /// Next offset to write in the queue.
-    pub fn max_offset_in_queue(&self, _topic: &str, _queue_id: i32) -> i64 {
-        0
+    /// Flushes everything, writes the checkpoint, removes `abort` and releases the lock.
+    pub fn shutdown(&self) {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.stop_threads();
+        let inner = &self.inner;
+        // Dispatch whatever the thread had not reached, so the checkpoint covers everything.
+        inner.dispatch_available();
+        let ok = inner.commit_log.flush().is_ok() && inner.flush_logics_and_checkpoint().is_ok();
+        if ok {
+            let _ = std::fs::remove_file(inner.abort_path());
+        } else {
+            tracing::error!(
+                "flush at shutdown failed; leaving the abort file so the next start recovers"
+            );
+        }
+        inner.lock_file.lock().take();
+    }
+}
+
+impl Drop for MessageStore {
+    fn drop(&mut self) {
+        if !self.shut_down.load(Ordering::Acquire) {
+            self.stop_threads();
+        }
+    }
+}
+
+/// Builds the queue offset table from the recovered ConsumeQueues.
+pub(crate) fn queue_offsets_from(cqs: &CqTable) -> QueueOffsetTable {
+    cqs.iter()
+        .map(|(t, qs)| {
+            (
+                t.clone(),
+                qs.iter().map(|(q, cq)| (*q, cq.max_offset())).collect(),
+            )
+        })
+        .collect()
+}
+
+/// Test hooks (fault injection); not part of the broker API.
+#[doc(hidden)]
+impl MessageStore {
+    /// The next CommitLog flush fails with an I/O error.
+    pub fn debug_fail_next_flush(&self) {
+        self.inner.flush.fail_next.store(true, Ordering::Release);
     }
 
-    /// First offset still stored.
-    pub fn min_offset_in_queue(&self, _topic: &str, _queue_id: i32) -> i64 {
-        0
+    /// The flusher sleeps this long before each flush.
+    pub fn debug_set_flush_stall_ms(&self, ms: u64) {
+        self.inner.flush.stall_ms.store(ms, Ordering::Release);
     }
 
-    /// First offset whose store time is >= `timestamp_ms`.
-    pub fn offset_by_time(&self, _topic: &str, _queue_id: i32, _timestamp_ms: i64) -> i64 {
-        0
+    /// Blocks until the dispatcher has caught up with the CommitLog (tests).
+    pub fn debug_wait_dispatched(&self) {
+        while self.dispatch_behind_bytes() > 0 {
+            self.inner.wake_dispatcher();
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
-
-    /// Store time of the queue's first message.
-    pub fn earliest_message_time(&self, _topic: &str, _queue_id: i32) -> Option<i64> {
-        None
-    }
-
-    /// Store time of the message at `offset`.
-    pub fn store_time_at(&self, _topic: &str, _queue_id: i32, _offset: i64) -> Option<i64> {
-        None
-    }
-
-    /// One stored record at a physical offset.
-    pub fn lookup_message_by_offset(&self, _physical_offset: i64) -> Option<Bytes> {
-        None
-    }
-
-    /// Records whose KEYS or UNIQ_KEY equal `key`, newest index files first.
-    pub fn query_message(
-        &self,
-        _topic: &str,
-        _key: &str,
-        _max_num: usize,
-        _begin_ms: i64,
-        _end_ms: i64,
-    ) -> QueryMessageResult {
-        QueryMessageResult::default()
-    }
-
-    /// Smallest physical offset still stored.
-    pub fn commit_log_min_offset(&self) -> i64 {
-        0
-    }
-
-    /// Physical offset after the last record.
-    pub fn commit_log_max_offset(&self) -> i64 {
-        0
-    }
-
-    /// CommitLog bytes not yet in ConsumeQueues.
-    pub fn dispatch_behind_bytes(&self) -> i64 {
-        0
-    }
-
-    /// Drops the topics' ConsumeQueues.
-    pub fn delete_topics(&self, _topics: &[String]) {}
-
-    /// Key/value pairs for GET_BROKER_RUNTIME_INFO.
-    pub fn runtime_info(&self) -> Vec<(String, String)> {
-        Vec::new()
-    }
-
-    /// Flushes everything, writes the checkpoint and removes `abort`.
-    pub fn shutdown(&self) {}
 }

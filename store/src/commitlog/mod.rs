@@ -1,0 +1,96 @@
+//! The CommitLog: every topic's records, appended into one queue of mapped files.
+
+mod append;
+mod read;
+mod recovery;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::error::StoreError;
+use crate::mapped_file::MappedFileQueue;
+
+pub(crate) use append::{now_ms, AppendRequest};
+pub(crate) use read::NextRecord;
+
+/// Per topic, per queue: the next queue offset to assign.
+pub(crate) type QueueOffsetTable = HashMap<String, HashMap<i32, i64>>;
+
+pub(crate) struct CommitLog {
+    files: MappedFileQueue,
+    file_size: u64,
+    /// The append lock: held while assigning offsets/timestamp and copying bytes in.
+    append: Mutex<QueueOffsetTable>,
+    /// End of the last published record (Release after the bytes are in).
+    max_offset: AtomicU64,
+    /// Everything below is durable (msync'ed).
+    flushed_offset: AtomicU64,
+    /// Store time of the newest record (for the checkpoint's timestamps).
+    last_store_ts: AtomicI64,
+}
+
+impl CommitLog {
+    pub(crate) fn load(dir: &Path, file_size: u64) -> Result<Self, StoreError> {
+        let size = usize::try_from(file_size)
+            .map_err(|_| StoreError::MessageIllegal("commit log file size too large".into()))?;
+        Ok(Self {
+            files: MappedFileQueue::load(dir, size)?,
+            file_size,
+            append: Mutex::new(HashMap::new()),
+            max_offset: AtomicU64::new(0),
+            flushed_offset: AtomicU64::new(0),
+            last_store_ts: AtomicI64::new(0),
+        })
+    }
+
+    pub(crate) fn files(&self) -> &MappedFileQueue {
+        &self.files
+    }
+
+    /// Smallest stored offset (start of the first file).
+    pub(crate) fn min_offset(&self) -> u64 {
+        self.files.first().map_or(0, |f| f.start_offset())
+    }
+
+    /// End of the last published record.
+    pub(crate) fn max_offset(&self) -> u64 {
+        self.max_offset.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn flushed_offset(&self) -> u64 {
+        self.flushed_offset.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn last_store_timestamp(&self) -> i64 {
+        self.last_store_ts.load(Ordering::Acquire)
+    }
+
+    /// Replaces the queue offset table (after recovery).
+    pub(crate) fn set_queue_offsets(&self, table: QueueOffsetTable) {
+        *self.append.lock() = table;
+    }
+
+    /// Forgets a topic's queue offsets (topic deletion).
+    pub(crate) fn remove_topic(&self, topic: &str) {
+        self.append.lock().remove(topic);
+    }
+
+    /// msyncs everything appended so far; returns the new durable offset.
+    pub(crate) fn flush(&self) -> std::io::Result<u64> {
+        let target = self.max_offset();
+        let from = self.flushed_offset();
+        if target <= from {
+            return Ok(from);
+        }
+        for f in self.files.snapshot() {
+            if f.end_offset() > from && f.wrote_pos() > f.flushed_pos() {
+                f.flush()?;
+            }
+        }
+        self.flushed_offset.fetch_max(target, Ordering::AcqRel);
+        Ok(target)
+    }
+}

@@ -1,0 +1,136 @@
+//! CommitLog flushing: SYNC_FLUSH group commit (one msync serves every waiter up to the flushed
+//! offset) and the ASYNC_FLUSH timer. A failed flush is sticky (invariant F2).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::config::FlushDiskType;
+use crate::message::PutStatus;
+use crate::store::Inner;
+use crate::waiter::{FlushWaiter, WaiterShared};
+
+/// Most SYNC_FLUSH puts waiting at once; more answer OsPageCacheBusy.
+pub(crate) const MAX_FLUSH_WAITERS: usize = 100_000;
+
+struct Waiting {
+    target: u64,
+    deadline: Instant,
+    shared: Arc<WaiterShared>,
+}
+
+#[derive(Default)]
+pub(crate) struct FlushService {
+    waiters: Mutex<Vec<Waiting>>,
+    cond: Condvar,
+    /// test hook: the next flush fails
+    pub(crate) fail_next: AtomicBool,
+    /// test hook: sleep this long (ms) before each flush
+    pub(crate) stall_ms: AtomicU64,
+}
+
+impl FlushService {
+    pub(crate) fn wake_all(&self) {
+        // Under the lock so the flusher cannot miss it between its check and its wait.
+        let _g = self.waiters.lock();
+        self.cond.notify_all();
+    }
+}
+
+impl Inner {
+    /// The future for a put whose last byte is at `target`.
+    pub(crate) fn flush_waiter(&self, target: u64) -> FlushWaiter {
+        if self.config.flush_disk_type == FlushDiskType::AsyncFlush
+            || self.commit_log.flushed_offset() >= target
+        {
+            return FlushWaiter::ready(PutStatus::PutOk);
+        }
+        let (waiter, shared) = FlushWaiter::pending();
+        let timeout = Duration::from_millis(self.config.sync_flush_timeout_ms);
+        {
+            let mut w = self.flush.waiters.lock();
+            if w.len() >= MAX_FLUSH_WAITERS {
+                return FlushWaiter::ready(PutStatus::OsPageCacheBusy);
+            }
+            w.push(Waiting {
+                target,
+                deadline: Instant::now() + timeout,
+                shared,
+            });
+        }
+        self.flush.cond.notify_one();
+        waiter
+    }
+
+    /// Completes waiters covered by `flushed`; with `failed`, every waiter.
+    fn complete_waiters(&self, flushed: u64, failed: bool) {
+        let mut w = self.flush.waiters.lock();
+        w.retain(|x| {
+            if failed {
+                x.shared.complete(PutStatus::ServiceNotAvailable);
+                false
+            } else if x.target <= flushed {
+                x.shared.complete(PutStatus::PutOk);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Ends waits past syncFlushTimeout with FlushDiskTimeout (the record stays stored).
+    pub(crate) fn expire_flush_waiters(&self) {
+        let now = Instant::now();
+        let mut w = self.flush.waiters.lock();
+        w.retain(|x| {
+            if x.deadline <= now {
+                x.shared.complete(PutStatus::FlushDiskTimeout);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    fn flush_once(&self) -> std::io::Result<u64> {
+        let stall = self.flush.stall_ms.load(Ordering::Relaxed);
+        if stall > 0 {
+            std::thread::sleep(Duration::from_millis(stall));
+        }
+        if self.flush.fail_next.swap(false, Ordering::AcqRel) {
+            return Err(std::io::Error::other("injected flush failure"));
+        }
+        self.commit_log.flush()
+    }
+
+    /// The flusher thread.
+    pub(crate) fn flush_loop(&self) {
+        let interval = Duration::from_millis(self.config.flush_interval_commit_log_ms.max(1));
+        loop {
+            {
+                let mut w = self.flush.waiters.lock();
+                if w.is_empty() && !self.stopping.load(Ordering::Acquire) {
+                    self.flush.cond.wait_for(&mut w, interval);
+                }
+            }
+            let stopping = self.stopping.load(Ordering::Acquire);
+            if self.flush_failed.load(Ordering::Acquire) {
+                self.complete_waiters(0, true);
+            } else {
+                match self.flush_once() {
+                    Ok(flushed) => self.complete_waiters(flushed, false),
+                    Err(e) => {
+                        tracing::error!(error = %e, "commit log flush failed; refusing further puts");
+                        self.flush_failed.store(true, Ordering::Release);
+                        self.complete_waiters(0, true);
+                    }
+                }
+            }
+            if stopping {
+                break;
+            }
+        }
+    }
+}

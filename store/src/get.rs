@@ -1,0 +1,293 @@
+//! Reads: get_message (wire doc §7.3), offsets, time lookups, key queries.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use crate::consume_queue::{ConsumeQueue, CQ_UNIT};
+use crate::message::{decode_record, find_property, PROPERTY_KEYS, PROPERTY_UNIQ_KEY};
+use crate::store::{GetMessageResult, GetMessageStatus, MessageStore, QueryMessageResult};
+
+/// Least CQ bytes one pull may scan (RocketMQ's 16000).
+const MIN_SCAN_BYTES: usize = 16_000;
+
+impl GetMessageResult {
+    fn empty(status: GetMessageStatus, next: i64, min: i64, max: i64) -> Self {
+        Self {
+            status,
+            next_begin_offset: next,
+            min_offset: min,
+            max_offset: max,
+            messages: Vec::new(),
+            total_bytes: 0,
+        }
+    }
+}
+
+impl MessageStore {
+    /// Reads from a ConsumeQueue; statuses and next_begin_offset per wire doc §7.3.
+    pub fn get_message(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_msg_nums: i32,
+        max_total_bytes: usize,
+        filter: &dyn Fn(i64) -> bool,
+    ) -> GetMessageResult {
+        let Some(cq) = self.inner.find_cq(topic, queue_id) else {
+            return GetMessageResult::empty(GetMessageStatus::NoMatchedLogicQueue, 0, 0, 0);
+        };
+        let (min, max) = (cq.min_offset(), cq.max_offset());
+        let empty = |s, next| GetMessageResult::empty(s, next, min, max);
+        if max == 0 {
+            return empty(GetMessageStatus::NoMessageInQueue, 0);
+        }
+        if offset < min {
+            return empty(GetMessageStatus::OffsetTooSmall, min);
+        }
+        if offset == max {
+            return empty(GetMessageStatus::OffsetOverflowOne, offset);
+        }
+        if offset > max {
+            return empty(GetMessageStatus::OffsetOverflowBadly, max);
+        }
+        self.scan(
+            &cq,
+            offset,
+            max_msg_nums.max(1) as usize,
+            max_total_bytes,
+            filter,
+            min,
+            max,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &self,
+        cq: &ConsumeQueue,
+        offset: i64,
+        max_msgs: usize,
+        max_bytes: usize,
+        filter: &dyn Fn(i64) -> bool,
+        min: i64,
+        max: i64,
+    ) -> GetMessageResult {
+        let Some(run) = cq.entries_from(offset) else {
+            return GetMessageResult::empty(
+                GetMessageStatus::OffsetFoundNull,
+                cq.roll_next_file(offset),
+                min,
+                max,
+            );
+        };
+        let cl = &self.inner.commit_log;
+        let cl_min = cl.min_offset();
+        let scan_limit = MIN_SCAN_BYTES.max(max_msgs.saturating_mul(20)) / CQ_UNIT;
+        let mut out = GetMessageResult::empty(GetMessageStatus::NoMatchedMessage, offset, min, max);
+        let mut consumed = 0usize;
+        while consumed < run.count.min(scan_limit) {
+            let Some(e) = run.entry(consumed) else { break };
+            let size = usize::try_from(e.size).unwrap_or(0);
+            let taken = out.messages.len();
+            if taken >= max_msgs || (taken > 0 && out.total_bytes + size > max_bytes) {
+                break; // this entry is not consumed
+            }
+            consumed += 1;
+            if !e.is_filler() && !filter(e.tag_code) {
+                if taken == 0 {
+                    out.status = GetMessageStatus::NoMatchedMessage;
+                }
+                continue;
+            }
+            if e.is_filler() || (e.physical_offset as u64) < cl_min {
+                if taken == 0 {
+                    out.status = GetMessageStatus::MessageWasRemoving;
+                }
+                continue;
+            }
+            match cl.read(e.physical_offset as u64, size) {
+                Some(b) => {
+                    out.total_bytes += b.len();
+                    out.messages.push(b);
+                    out.status = GetMessageStatus::Found;
+                }
+                None if taken == 0 => out.status = GetMessageStatus::MessageWasRemoving,
+                None => {}
+            }
+        }
+        out.next_begin_offset = offset + consumed as i64;
+        out
+    }
+
+    /// Next offset to write in the queue.
+    pub fn max_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
+        self.inner
+            .find_cq(topic, queue_id)
+            .map_or(0, |c| c.max_offset())
+    }
+
+    /// First offset still stored.
+    pub fn min_offset_in_queue(&self, topic: &str, queue_id: i32) -> i64 {
+        self.inner
+            .find_cq(topic, queue_id)
+            .map_or(0, |c| c.min_offset())
+    }
+
+    /// Store time of the message at `offset`.
+    pub fn store_time_at(&self, topic: &str, queue_id: i32, offset: i64) -> Option<i64> {
+        let cq = self.inner.find_cq(topic, queue_id)?;
+        let e = cq.entry(offset)?;
+        if e.is_filler() {
+            return None;
+        }
+        self.inner
+            .commit_log
+            .store_timestamp_at(u64::try_from(e.physical_offset).ok()?)
+    }
+
+    /// Store time of the queue's first message.
+    pub fn earliest_message_time(&self, topic: &str, queue_id: i32) -> Option<i64> {
+        self.store_time_at(topic, queue_id, self.min_offset_in_queue(topic, queue_id))
+    }
+
+    /// First offset whose store time is >= `timestamp_ms` (max offset if none).
+    pub fn offset_by_time(&self, topic: &str, queue_id: i32, timestamp_ms: i64) -> i64 {
+        let Some(cq) = self.inner.find_cq(topic, queue_id) else {
+            return 0;
+        };
+        let (mut lo, mut hi) = (cq.min_offset(), cq.max_offset());
+        // Binary search over store times (monotonic in a queue); unreadable entries count as old.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.store_time_at(topic, queue_id, mid) {
+                Some(t) if t >= timestamp_ms => hi = mid,
+                _ => lo = mid + 1,
+            }
+        }
+        lo
+    }
+
+    /// One stored record at a physical offset.
+    pub fn lookup_message_by_offset(&self, physical_offset: i64) -> Option<Bytes> {
+        let off = u64::try_from(physical_offset).ok()?;
+        if off < self.inner.commit_log.min_offset() {
+            return None;
+        }
+        self.inner.commit_log.read_record(off)
+    }
+
+    /// Records of `topic` whose UNIQ_KEY or one of whose KEYS equals `key`, stored within
+    /// [begin_ms, end_ms], newest index files first, at most `max_num`.
+    pub fn query_message(
+        &self,
+        topic: &str,
+        key: &str,
+        max_num: usize,
+        begin_ms: i64,
+        end_ms: i64,
+    ) -> QueryMessageResult {
+        let (ts, phy) = self.inner.index.last_update();
+        let mut res = QueryMessageResult {
+            messages: Vec::new(),
+            index_last_update_timestamp: ts,
+            index_last_update_phy_offset: phy,
+        };
+        // Hash collisions are filtered below, so ask the index for a few more candidates.
+        let candidates = self.inner.index.query(
+            topic,
+            key,
+            max_num.saturating_mul(4).max(32),
+            begin_ms,
+            end_ms,
+        );
+        let mut seen = std::collections::HashSet::new();
+        for phys in candidates {
+            if res.messages.len() >= max_num {
+                break;
+            }
+            if !seen.insert(phys) {
+                continue;
+            }
+            let Some(bytes) = self.lookup_message_by_offset(phys) else {
+                continue;
+            };
+            let Ok(rec) = decode_record(&bytes) else {
+                continue;
+            };
+            let key_match = find_property(rec.properties, PROPERTY_UNIQ_KEY) == Some(key)
+                || find_property(rec.properties, PROPERTY_KEYS)
+                    .is_some_and(|ks| ks.split(' ').any(|k| k == key));
+            let in_time = rec.store_timestamp_ms >= begin_ms && rec.store_timestamp_ms <= end_ms;
+            if rec.topic == topic && key_match && in_time {
+                res.messages.push(bytes);
+            }
+        }
+        res
+    }
+
+    /// Smallest physical offset still stored.
+    pub fn commit_log_min_offset(&self) -> i64 {
+        self.inner.commit_log.min_offset() as i64
+    }
+
+    /// Physical offset after the last record.
+    pub fn commit_log_max_offset(&self) -> i64 {
+        self.inner.commit_log.max_offset() as i64
+    }
+
+    /// CommitLog bytes not yet in ConsumeQueues.
+    pub fn dispatch_behind_bytes(&self) -> i64 {
+        let max = self.inner.commit_log.max_offset();
+        let d = self.inner.dispatched.load(Ordering::Acquire);
+        max.saturating_sub(d) as i64
+    }
+
+    /// Drops the topics' ConsumeQueues (and their queue offsets).
+    pub fn delete_topics(&self, topics: &[String]) {
+        for t in topics {
+            let removed = self.inner.cqs.write().remove(t.as_str());
+            if let Some(queues) = removed {
+                for cq in queues.values() {
+                    cq.destroy();
+                }
+                let _ = std::fs::remove_dir_all(self.inner.root.join("consumequeue").join(t));
+            }
+            self.inner.commit_log.remove_topic(t);
+        }
+    }
+
+    /// Key/value pairs for GET_BROKER_RUNTIME_INFO.
+    pub fn runtime_info(&self) -> Vec<(String, String)> {
+        let i = &self.inner;
+        vec![
+            (
+                "commitLogMinOffset".into(),
+                i.commit_log.min_offset().to_string(),
+            ),
+            (
+                "commitLogMaxOffset".into(),
+                i.commit_log.max_offset().to_string(),
+            ),
+            (
+                "commitLogFlushedOffset".into(),
+                i.commit_log.flushed_offset().to_string(),
+            ),
+            (
+                "dispatchBehindBytes".into(),
+                self.dispatch_behind_bytes().to_string(),
+            ),
+            (
+                "commitLogFileCount".into(),
+                i.commit_log.files().len().to_string(),
+            ),
+            ("consumeQueueCount".into(), i.all_cqs().len().to_string()),
+            ("indexFileCount".into(), i.index.file_count().to_string()),
+            (
+                "flushFailed".into(),
+                i.flush_failed.load(Ordering::Acquire).to_string(),
+            ),
+        ]
+    }
+}

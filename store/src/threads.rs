@@ -1,0 +1,72 @@
+//! The background threads: dispatcher, CommitLog flusher, flush timeout scanner, logics
+//! flusher (ConsumeQueues + index + checkpoint) and retention.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::error::StoreError;
+use crate::store::Inner;
+
+fn spawn(name: &str, inner: &Arc<Inner>, f: fn(&Inner)) -> Result<JoinHandle<()>, StoreError> {
+    let inner = inner.clone();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || f(&inner))
+        .map_err(|e| StoreError::io(name, e))
+}
+
+/// Runs `f` every `interval` until the store stops.
+fn every(inner: &Inner, interval: Duration, mut f: impl FnMut()) {
+    while !inner.stopping.load(Ordering::Acquire) {
+        std::thread::park_timeout(interval);
+        if inner.stopping.load(Ordering::Acquire) {
+            break;
+        }
+        f();
+    }
+}
+
+fn dispatch_loop(inner: &Inner) {
+    while !inner.stopping.load(Ordering::Acquire) {
+        if inner.dispatch_available() == 0 {
+            // Appends unpark us; the timeout is only a safety net.
+            std::thread::park_timeout(Duration::from_millis(20));
+        }
+    }
+}
+
+fn logics_flush_loop(inner: &Inner) {
+    let interval = Duration::from_millis(inner.config.flush_interval_consume_queue_ms.max(1));
+    every(inner, interval, || {
+        if let Err(e) = inner.flush_logics_and_checkpoint() {
+            tracing::error!(error = %e, "consume queue / index / checkpoint flush failed");
+        }
+    });
+}
+
+fn retention_loop(inner: &Inner) {
+    let interval = Duration::from_millis(inner.config.clean_resource_interval_ms.max(1));
+    every(inner, interval, || {
+        inner.run_retention();
+    });
+}
+
+fn flush_timeout_loop(inner: &Inner) {
+    let interval = Duration::from_millis((inner.config.sync_flush_timeout_ms / 10).clamp(1, 100));
+    every(inner, interval, || inner.expire_flush_waiters());
+}
+
+/// Starts every background thread.
+pub(crate) fn spawn_all(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>, StoreError> {
+    let dispatcher = spawn("fq-dispatch", inner, dispatch_loop)?;
+    let _ = inner.dispatcher.set(dispatcher.thread().clone());
+    Ok(vec![
+        dispatcher,
+        spawn("fq-flush-commitlog", inner, Inner::flush_loop)?,
+        spawn("fq-flush-timeout", inner, flush_timeout_loop)?,
+        spawn("fq-flush-logics", inner, logics_flush_loop)?,
+        spawn("fq-retention", inner, retention_loop)?,
+    ])
+}
