@@ -558,3 +558,7 @@ pub fn decode_records(mut buf: &[u8]) -> Result<Vec<DecodedRecord<'_>>, RecordEr
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "message_tests.rs"]
+mod tests;

@@ -22,8 +22,8 @@ impl CommitLog {
     /// files, and returns the end offset.
     pub(crate) fn recover(&self, start_index: usize, check_crc: bool) -> Result<u64, StoreError> {
         let files = self.files.snapshot();
-        let mut end = files.first().map_or(0, |f| f.start_offset());
         let start_index = start_index.min(files.len().saturating_sub(1));
+        let mut end = files.get(start_index).map_or(0, |f| f.start_offset());
         for f in files.iter().take(start_index) {
             f.set_recovered_pos(f.size());
         }
