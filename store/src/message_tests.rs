@@ -5,8 +5,10 @@ use proptest::prelude::*;
 
 fn host() -> impl Strategy<Value = SocketAddr> {
     prop_oneof![
-        (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, p)| SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), p)),
-        (any::<[u8; 16]>(), any::<u16>()).prop_map(|(ip, p)| SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), p)),
+        (any::<[u8; 4]>(), any::<u16>())
+            .prop_map(|(ip, p)| SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), p)),
+        (any::<[u8; 16]>(), any::<u16>())
+            .prop_map(|(ip, p)| SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), p)),
     ]
 }
 
@@ -33,21 +35,31 @@ fn input() -> impl Strategy<Value = Input> {
     (
         (any::<i32>(), any::<i32>(), any::<i32>(), any::<i64>()),
         (host(), host(), any::<i32>(), any::<i64>()),
-        (proptest::collection::vec(any::<u8>(), 0..600), topic(), "\\PC{0,200}"),
+        (
+            proptest::collection::vec(any::<u8>(), 0..600),
+            topic(),
+            "\\PC{0,200}",
+        ),
     )
-        .prop_map(|((queue_id, flag, sys_flag, born_ts), (born_host, store_host, reconsume, prepared), (body, topic, properties))| Input {
-            queue_id,
-            flag,
-            sys_flag,
-            born_ts,
-            born_host,
-            store_host,
-            reconsume,
-            prepared,
-            body,
-            topic,
-            properties,
-        })
+        .prop_map(
+            |(
+                (queue_id, flag, sys_flag, born_ts),
+                (born_host, store_host, reconsume, prepared),
+                (body, topic, properties),
+            )| Input {
+                queue_id,
+                flag,
+                sys_flag,
+                born_ts,
+                born_host,
+                store_host,
+                reconsume,
+                prepared,
+                body,
+                topic,
+                properties,
+            },
+        )
 }
 
 fn encode(i: &Input) -> Vec<u8> {
@@ -152,8 +164,17 @@ fn java_hash_matches_java() {
 #[test]
 fn properties_lenient_like_java() {
     let p = parse_properties("a\u{1}1\u{2}\u{1}x\u{2}b\u{1}\u{2}c\u{1}3\u{2}a\u{1}9");
-    assert_eq!(p, vec![("a".to_string(), "9".to_string()), ("c".to_string(), "3".to_string())]);
-    assert_eq!(find_property("KEYS\u{1}k1 k2\u{2}TAGS\u{1}T", "TAGS"), Some("T"));
+    assert_eq!(
+        p,
+        vec![
+            ("a".to_string(), "9".to_string()),
+            ("c".to_string(), "3".to_string())
+        ]
+    );
+    assert_eq!(
+        find_property("KEYS\u{1}k1 k2\u{2}TAGS\u{1}T", "TAGS"),
+        Some("T")
+    );
 }
 
 #[test]
@@ -185,7 +206,10 @@ fn offset_msg_id_ipv4_is_uppercase_hex() {
     let id = offset_msg_id("127.0.0.1:10911".parse().unwrap(), 0x1234);
     assert_eq!(id, "7F00000100002A9F0000000000001234");
     assert_eq!(decode_offset_msg_id("xyz"), None);
-    assert_eq!(decode_offset_msg_id("7F00000100002A9F000000000000123"), None);
+    assert_eq!(
+        decode_offset_msg_id("7F00000100002A9F000000000000123"),
+        None
+    );
 }
 
 #[test]

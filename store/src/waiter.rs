@@ -103,7 +103,10 @@ impl std::fmt::Debug for FlushWaiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
             Inner::Ready(s) => f.debug_tuple("FlushWaiter::Ready").field(s).finish(),
-            Inner::Pending(shared) => f.debug_tuple("FlushWaiter::Pending").field(&shared.state.lock().status).finish(),
+            Inner::Pending(shared) => f
+                .debug_tuple("FlushWaiter::Pending")
+                .field(&shared.state.lock().status)
+                .finish(),
         }
     }
 }

@@ -26,7 +26,9 @@ fn many_threads_many_queues() {
                 for i in 0..PER_THREAD {
                     let q = ((t + i) % QUEUES as usize) as i32;
                     let topic = if i % 2 == 0 { "Even" } else { "Odd" };
-                    let (r, _) = store.put_message(msg(topic, q, format!("{t}:{i}"))).unwrap();
+                    let (r, _) = store
+                        .put_message(msg(topic, q, format!("{t}:{i}")))
+                        .unwrap();
                     got.push((topic, q, r.queue_offset, format!("{t}:{i}")));
                 }
                 got
@@ -44,12 +46,21 @@ fn many_threads_many_queues() {
     for ((topic, q), mut list) in assigned {
         list.sort();
         let offsets: Vec<i64> = list.iter().map(|x| x.0).collect();
-        assert_eq!(offsets, (0..list.len() as i64).collect::<Vec<_>>(), "{topic}-{q} contiguous");
+        assert_eq!(
+            offsets,
+            (0..list.len() as i64).collect::<Vec<_>>(),
+            "{topic}-{q} contiguous"
+        );
         assert_eq!(store.max_offset_in_queue(topic, q), list.len() as i64);
-        let stored: Vec<String> =
-            read_all_bodies(&store, topic, q).into_iter().map(|b| String::from_utf8(b).unwrap()).collect();
+        let stored: Vec<String> = read_all_bodies(&store, topic, q)
+            .into_iter()
+            .map(|b| String::from_utf8(b).unwrap())
+            .collect();
         let want: Vec<String> = list.iter().map(|x| x.1.clone()).collect();
-        assert_eq!(stored, want, "{topic}-{q}: stored bodies match assigned offsets");
+        assert_eq!(
+            stored, want,
+            "{topic}-{q}: stored bodies match assigned offsets"
+        );
         // a writer's own messages to one queue keep their order
         let mut last: HashMap<&str, usize> = HashMap::new();
         for b in &stored {
@@ -66,7 +77,10 @@ fn many_threads_many_queues() {
     let g = store.get_message("Even", 0, 0, 32, usize::MAX, &|_| true);
     for m in g.messages {
         let rec = decode_record(&m).unwrap();
-        assert_eq!(store.lookup_message_by_offset(rec.physical_offset).unwrap(), m);
+        assert_eq!(
+            store.lookup_message_by_offset(rec.physical_offset).unwrap(),
+            m
+        );
     }
     store.shutdown();
 }

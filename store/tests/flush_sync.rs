@@ -20,7 +20,9 @@ async fn many_concurrent_sync_puts_resolve_ok() {
         let store = Arc::clone(&store);
         tasks.push(tokio::spawn(async move {
             for i in 0..20 {
-                let (r, w) = store.put_message(msg("Sync", t % 4, format!("{t}-{i}"))).unwrap();
+                let (r, w) = store
+                    .put_message(msg("Sync", t % 4, format!("{t}-{i}")))
+                    .unwrap();
                 assert_eq!(w.await, PutStatus::PutOk);
                 assert!(store.commit_log_max_offset() >= r.physical_offset);
             }

@@ -23,7 +23,9 @@ fn config(dir: &std::path::Path) -> ferrumq_store::StoreConfig {
 /// Child side: runs only when re-executed by the parent with the env var set.
 #[test]
 fn kill9_child_writer() {
-    let Ok(dir) = std::env::var(CHILD_ENV) else { return };
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
     let store = ferrumq_store::MessageStore::open(config(dir.as_ref())).unwrap();
     let start = store.max_offset_in_queue(TOPIC, 0);
     for n in start.. {
@@ -37,7 +39,13 @@ fn kill9_child_writer() {
 fn run_child_and_kill(dir: &std::path::Path, acks_before_kill: usize) -> Vec<i64> {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args(["kill9_child_writer", "--exact", "--nocapture", "--test-threads", "1"])
+        .args([
+            "kill9_child_writer",
+            "--exact",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
         .env(CHILD_ENV, dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -70,15 +78,24 @@ fn acknowledged_records_survive_kill9() {
     for (round, n) in [150usize, 37, 400].into_iter().enumerate() {
         let acked = run_child_and_kill(dir.path(), n);
         assert_eq!(acked.len(), n, "round {round}: child produced acks");
-        assert_eq!(acked[0], expected_next, "round {round}: child continued at the recovered offset");
+        assert_eq!(
+            acked[0], expected_next,
+            "round {round}: child continued at the recovered offset"
+        );
         let last_acked = *acked.last().unwrap();
-        assert!(dir.path().join("abort").exists(), "a SIGKILLed store leaves its abort file");
+        assert!(
+            dir.path().join("abort").exists(),
+            "a SIGKILLed store leaves its abort file"
+        );
 
         let store = open(&config(dir.path()));
         let bodies = read_all_bodies(&store, TOPIC, 0);
         // every acknowledged record is present exactly once, in order; unacknowledged records
         // that made it are allowed only as a contiguous continuation
-        assert!(bodies.len() as i64 > last_acked, "round {round}: acked records missing");
+        assert!(
+            bodies.len() as i64 > last_acked,
+            "round {round}: acked records missing"
+        );
         for (i, b) in bodies.iter().enumerate() {
             let want = format!("n={i:08}").repeat(1 + (i % 7));
             assert!(b == want.as_bytes(), "round {round}: record {i} is wrong");

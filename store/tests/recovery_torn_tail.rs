@@ -36,26 +36,40 @@ fn force_crash_recovery(root: &Path) {
 fn file_for(cfg: &StoreConfig, offset: u64) -> (PathBuf, u64) {
     let size = cfg.mapped_file_size_commit_log;
     let start = offset - offset % size;
-    (cfg.commit_log_dir().join(format!("{start:020}")), offset - start)
+    (
+        cfg.commit_log_dir().join(format!("{start:020}")),
+        offset - start,
+    )
 }
 
 /// Reopens and checks exactly records 0..survivors are visible, then appends one more.
 fn check_prefix(cfg: &StoreConfig, records: &[(u64, usize)], survivors: usize) {
     let store = open(cfg);
     let bodies = read_all_bodies(&store, "Rec", 0);
-    assert_eq!(bodies.len(), survivors, "records before the damage survive, none after");
+    assert_eq!(
+        bodies.len(),
+        survivors,
+        "records before the damage survive, none after"
+    );
     for (i, b) in bodies.iter().enumerate() {
         assert!(*b == body(i), "record {i} intact");
     }
     assert_eq!(store.max_offset_in_queue("Rec", 0), survivors as i64);
-    let end = records.get(survivors).map_or_else(|| store.commit_log_max_offset(), |r| r.0 as i64);
+    let end = records
+        .get(survivors)
+        .map_or_else(|| store.commit_log_max_offset(), |r| r.0 as i64);
     // the cut is at the damaged record (or the next file start if it was a file's first)
     assert!(store.commit_log_max_offset() <= end);
     if let Some((p, _)) = records.get(survivors) {
-        assert!(store.lookup_message_by_offset(*p as i64).is_none_or(|b| decode_record(&b).unwrap().body != body(survivors)));
+        assert!(store
+            .lookup_message_by_offset(*p as i64)
+            .is_none_or(|b| decode_record(&b).unwrap().body != body(survivors)));
     }
     let (_, qo) = put(&store, msg("Rec", 0, "after"));
-    assert_eq!(qo, survivors as i64, "queue offsets continue after the survivors");
+    assert_eq!(
+        qo, survivors as i64,
+        "queue offsets continue after the survivors"
+    );
     store.debug_wait_dispatched();
     let again = read_all_bodies(&store, "Rec", 0);
     assert_eq!(again.len(), survivors + 1);

@@ -10,7 +10,12 @@ fn file_bytes(dir: &std::path::Path) -> Vec<(u64, Vec<u8>)> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap())
-        .map(|e| (e.file_name().to_str().unwrap().parse::<u64>().unwrap(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_str().unwrap().parse::<u64>().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     files.sort();
     files
@@ -53,16 +58,27 @@ fn records_roll_over_with_blank_markers() {
             let size = i32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap());
             let magic = u32::from_be_bytes(bytes[pos + 4..pos + 8].try_into().unwrap());
             if magic == MAGIC_BLANK {
-                assert_eq!(size as usize, 4096 - pos, "C2: blank TOTALSIZE = bytes left");
+                assert_eq!(
+                    size as usize,
+                    4096 - pos,
+                    "C2: blank TOTALSIZE = bytes left"
+                );
                 break;
             }
             if size == 0 {
-                assert_eq!(idx, files.len() - 1, "only the last file may end without a blank");
+                assert_eq!(
+                    idx,
+                    files.len() - 1,
+                    "only the last file may end without a blank"
+                );
                 break;
             }
             let rec = decode_record(&bytes[pos..]).unwrap();
             assert_eq!(rec.physical_offset as u64, start + pos as u64);
-            assert!(pos + rec.total_size <= 4096, "C1: no record straddles files");
+            assert!(
+                pos + rec.total_size <= 4096,
+                "C1: no record straddles files"
+            );
             pos += rec.total_size;
             seen += 1;
         }
@@ -70,7 +86,10 @@ fn records_roll_over_with_blank_markers() {
     assert_eq!(seen, 120);
 
     let store = open(&cfg);
-    assert!(read_all_bodies(&store, "Roll", 0) == expected, "all records back after reopen");
+    assert!(
+        read_all_bodies(&store, "Roll", 0) == expected,
+        "all records back after reopen"
+    );
     let (_, qo) = put(&store, msg("Roll", 0, "after reopen"));
     assert_eq!(qo, 120);
     store.shutdown();
@@ -83,9 +102,18 @@ fn batch_lands_in_one_file_with_consecutive_offsets() {
     let store = open(&small_config(dir.path()));
     put(&store, msg("B", 2, vec![1u8; 3000]));
     let entries: Vec<_> = (0..5)
-        .map(|i| BatchEntry { flag: i, body: vec![i as u8; 200].into(), properties: format!("TAGS\u{1}t{i}") })
+        .map(|i| BatchEntry {
+            flag: i,
+            body: vec![i as u8; 200].into(),
+            properties: format!("TAGS\u{1}t{i}"),
+        })
         .collect();
-    let (r, w) = store.put_messages(BatchToStore { common: msg("B", 2, ""), entries }).unwrap();
+    let (r, w) = store
+        .put_messages(BatchToStore {
+            common: msg("B", 2, ""),
+            entries,
+        })
+        .unwrap();
     assert_eq!(w.wait_blocking(), ferrumq_store::PutStatus::PutOk);
     assert_eq!((r.queue_offset, r.msg_count), (1, 5));
     // the batch did not fit after the 3000-byte record, so it starts the next file
@@ -94,8 +122,15 @@ fn batch_lands_in_one_file_with_consecutive_offsets() {
     store.debug_wait_dispatched();
     let g = store.get_message("B", 2, 1, 32, usize::MAX, &|_| true);
     assert_eq!(g.messages.len(), 5);
-    let ts: Vec<i64> = g.messages.iter().map(|m| decode_record(m).unwrap().store_timestamp_ms).collect();
-    assert!(ts.iter().all(|t| *t == ts[0]), "one store timestamp per batch");
+    let ts: Vec<i64> = g
+        .messages
+        .iter()
+        .map(|m| decode_record(m).unwrap().store_timestamp_ms)
+        .collect();
+    assert!(
+        ts.iter().all(|t| *t == ts[0]),
+        "one store timestamp per batch"
+    );
     for (i, m) in g.messages.iter().enumerate() {
         let rec = decode_record(m).unwrap();
         assert_eq!((rec.queue_offset, rec.flag), (1 + i as i64, i as i32));
