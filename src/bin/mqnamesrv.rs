@@ -1,0 +1,87 @@
+//! `mqnamesrv [-c namesrv.conf] [-p]`: the NameServer.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferrumq::namesrv::{start_namesrv, NamesrvConfig};
+
+#[derive(Parser, Debug)]
+#[command(name = "mqnamesrv", about = "FerrumQ NameServer (RocketMQ-compatible)")]
+struct Args {
+    /// Java properties file with RocketMQ NameServer property names.
+    #[arg(short = 'c', long = "configFile")]
+    config_file: Option<PathBuf>,
+    /// Print the effective configuration and exit.
+    #[arg(short = 'p', long = "printConfigItem")]
+    print_config: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mqnamesrv: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<NamesrvConfig, String> {
+    let Some(path) = path else {
+        return Ok(NamesrvConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    let (config, unknown) =
+        NamesrvConfig::from_properties(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    for key in unknown {
+        tracing::warn!(%key, file = %path.display(), "unknown property ignored");
+    }
+    Ok(config)
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let config = load_config(args.config_file.as_ref())?;
+    if args.print_config {
+        print!("{}", config.to_properties());
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start runtime: {e}"))?;
+    runtime.block_on(async move {
+        let port = config.listen_port;
+        let handle = start_namesrv(config)
+            .await
+            .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
+        println!("The Name Server boot success. serializeType=JSON, address {}", handle.local_addr());
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        handle.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
