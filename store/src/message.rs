@@ -297,7 +297,7 @@ fn hex_digit(n: u8) -> char {
 /// Decodes a 32-char (IPv4) or 56-char (IPv6) offset message id.
 pub fn decode_offset_msg_id(id: &str) -> Option<(SocketAddr, i64)> {
     let bytes = id.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     let raw: Vec<u8> = bytes

@@ -140,7 +140,7 @@ fn full_disk_deletes_at_once_regardless_of_age_or_hour() {
     probe.used_permille.store(990, Ordering::SeqCst); // 99% > 75%
     let deleted = store.run_retention().commit_log_files;
     assert!(
-        deleted >= 1 && deleted <= 10,
+        (1..=10).contains(&deleted),
         "bounded forced deletion per run, got {deleted}"
     );
     assert_eq!(commit_log_files(dir.path()), before - deleted);

@@ -72,7 +72,7 @@ impl IndexFile {
     }
 
     fn u64_at(&self, pos: usize) -> &AtomicU64 {
-        debug_assert!(pos % 8 == 0 && pos + 8 <= HEADER_LEN);
+        debug_assert!(pos.is_multiple_of(8) && pos + 8 <= HEADER_LEN);
         // SAFETY: pos is one of the header's 8-aligned u64 fields (0..32), inside the
         // page-aligned mapping, which lives as long as `self`; every access to these bytes is
         // through this atomic view.
@@ -80,7 +80,7 @@ impl IndexFile {
     }
 
     fn u32_at(&self, pos: usize) -> &AtomicU32 {
-        debug_assert!(pos % 4 == 0 && pos + 4 <= HEADER_LEN + self.slot_num as usize * 4);
+        debug_assert!(pos.is_multiple_of(4) && pos + 4 <= HEADER_LEN + self.slot_num as usize * 4);
         // SAFETY: pos is a 4-aligned header field or slot inside the mapping (checked by the
         // callers: 32, 36 or a slot index < slot_num); slots and these header fields are only
         // ever accessed atomically.
