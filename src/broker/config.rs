@@ -1,0 +1,383 @@
+//! Broker configuration: a Java-properties reader and `BrokerConfig` with RocketMQ's
+//! property names, mapped onto the store's `StoreConfig`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::path::{Path, PathBuf};
+
+use ferrumq_store::{FlushDiskType, StoreConfig};
+
+use super::BrokerError;
+
+/// The broker's replication role (`brokerRole`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokerRole {
+    AsyncMaster,
+    SyncMaster,
+    Slave,
+}
+
+impl BrokerRole {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ASYNC_MASTER" => Some(Self::AsyncMaster),
+            "SYNC_MASTER" => Some(Self::SyncMaster),
+            "SLAVE" => Some(Self::Slave),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::AsyncMaster => "ASYNC_MASTER",
+            Self::SyncMaster => "SYNC_MASTER",
+            Self::Slave => "SLAVE",
+        }
+    }
+}
+
+/// Everything `mqbroker` reads from `broker.conf`. Field comments give the property name.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// brokerClusterName
+    pub broker_cluster_name: String,
+    /// brokerName
+    pub broker_name: String,
+    /// brokerId (0 = master)
+    pub broker_id: i64,
+    /// brokerIP1: the address clients and the NameServer see
+    pub broker_ip1: String,
+    /// namesrvAddr, `;`-separated
+    pub namesrv_addr: Vec<String>,
+    /// listenPort (0 = pick a free port; the bound one is reported everywhere)
+    pub listen_port: u16,
+    /// haListenPort
+    pub ha_listen_port: u16,
+    /// brokerRole
+    pub broker_role: BrokerRole,
+    /// brokerPermission
+    pub broker_permission: i32,
+    /// autoCreateTopicEnable
+    pub auto_create_topic_enable: bool,
+    /// autoCreateSubscriptionGroup
+    pub auto_create_subscription_group: bool,
+    /// defaultTopicQueueNums (TBW102's queue count)
+    pub default_topic_queue_nums: i32,
+    /// registerNameServerPeriod
+    pub register_name_server_period_ms: u64,
+    /// longPollingEnable
+    pub long_polling_enable: bool,
+    /// shortPollingTimeMills
+    pub short_polling_time_ms: u64,
+    /// flushConsumerOffsetInterval
+    pub flush_consumer_offset_interval_ms: u64,
+    /// clientChannelExpiredTime: consumers silent this long are dropped
+    pub client_channel_expired_time_ms: u64,
+    /// regionId (reply extField MSG_REGION)
+    pub region_id: String,
+    /// traceOn (reply extField TRACE_ON)
+    pub trace_on: bool,
+    /// Everything the store uses (storePathRootDir, flushDiskType, maxMessageSize, ...).
+    pub store: StoreConfig,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            broker_cluster_name: "DefaultCluster".to_string(),
+            broker_name: default_broker_name(),
+            broker_id: 0,
+            broker_ip1: first_non_loopback_ipv4().to_string(),
+            namesrv_addr: Vec::new(),
+            listen_port: 10911,
+            ha_listen_port: 10912,
+            broker_role: BrokerRole::AsyncMaster,
+            broker_permission: 6,
+            auto_create_topic_enable: true,
+            auto_create_subscription_group: true,
+            default_topic_queue_nums: 8,
+            register_name_server_period_ms: 30_000,
+            long_polling_enable: true,
+            short_polling_time_ms: 1_000,
+            flush_consumer_offset_interval_ms: 5_000,
+            client_channel_expired_time_ms: 120_000,
+            region_id: "DefaultRegion".to_string(),
+            trace_on: true,
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+fn default_broker_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "broker-a".into())
+}
+
+/// The first non-loopback IPv4 address: the source address of a route to a public IP
+/// (UDP connect sends no packet); 127.0.0.1 when there is no route.
+fn first_non_loopback_ipv4() -> Ipv4Addr {
+    let probe = || -> Option<Ipv4Addr> {
+        let sock = UdpSocket::bind("0.0.0.0:0").ok()?;
+        sock.connect("8.8.8.8:80").ok()?;
+        match sock.local_addr().ok()?.ip() {
+            IpAddr::V4(ip) if !ip.is_loopback() && !ip.is_unspecified() => Some(ip),
+            _ => None,
+        }
+    };
+    probe().unwrap_or(Ipv4Addr::LOCALHOST)
+}
+
+/// Parses Java-properties text: `key=value` (or `key:value`), `#`/`!` comments, trimmed.
+/// Later keys win. Lines without a separator are ignored.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        if let Some(pos) = line.find(['=', ':']) {
+            let (k, v) = (line[..pos].trim(), line[pos + 1..].trim());
+            if !k.is_empty() {
+                out.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn parse_bool(v: &str) -> bool {
+    v.trim().eq_ignore_ascii_case("true")
+}
+
+fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, BrokerError> {
+    v.trim()
+        .parse()
+        .map_err(|_| BrokerError::Config(format!("{key}: not a number: {v:?}")))
+}
+
+impl BrokerConfig {
+    /// Reads a properties file.
+    pub fn from_file(path: &Path) -> Result<Self, BrokerError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| BrokerError::Config(format!("{}: {e}", path.display())))?;
+        let mut cfg = Self::default();
+        cfg.apply(&parse_properties(&text))?;
+        Ok(cfg)
+    }
+
+    /// Applies properties over the current values. Unknown keys only warn (RocketMQ ignores
+    /// them, and the conformance kit passes arbitrary `--broker-prop`s).
+    pub fn apply(&mut self, props: &BTreeMap<String, String>) -> Result<(), BrokerError> {
+        for (k, v) in props {
+            if !self.apply_broker_key(k, v)? && !self.apply_store_key(k, v)? {
+                tracing::warn!(key = %k, "unknown broker property ignored");
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_broker_key(&mut self, k: &str, v: &str) -> Result<bool, BrokerError> {
+        match k {
+            "brokerClusterName" => self.broker_cluster_name = v.to_string(),
+            "brokerName" => self.broker_name = v.to_string(),
+            "brokerId" => self.broker_id = num(k, v)?,
+            "brokerIP1" => self.broker_ip1 = v.to_string(),
+            "namesrvAddr" => self.namesrv_addr = split_namesrv(v),
+            "listenPort" => self.listen_port = num(k, v)?,
+            "haListenPort" => self.ha_listen_port = num(k, v)?,
+            "brokerRole" => {
+                self.broker_role = BrokerRole::parse(v)
+                    .ok_or_else(|| BrokerError::Config(format!("brokerRole: unknown {v:?}")))?
+            }
+            "brokerPermission" => self.broker_permission = num(k, v)?,
+            "autoCreateTopicEnable" => self.auto_create_topic_enable = parse_bool(v),
+            "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = parse_bool(v),
+            "defaultTopicQueueNums" => self.default_topic_queue_nums = num(k, v)?,
+            "registerNameServerPeriod" => self.register_name_server_period_ms = num(k, v)?,
+            "longPollingEnable" => self.long_polling_enable = parse_bool(v),
+            "shortPollingTimeMills" => self.short_polling_time_ms = num(k, v)?,
+            "flushConsumerOffsetInterval" => self.flush_consumer_offset_interval_ms = num(k, v)?,
+            "clientChannelExpiredTime" => self.client_channel_expired_time_ms = num(k, v)?,
+            "regionId" => self.region_id = v.to_string(),
+            "traceOn" => self.trace_on = parse_bool(v),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn apply_store_key(&mut self, k: &str, v: &str) -> Result<bool, BrokerError> {
+        let s = &mut self.store;
+        match k {
+            "storePathRootDir" => s.store_path_root_dir = expand_home(v),
+            "storePathCommitLog" => s.store_path_commit_log = Some(expand_home(v)),
+            "mappedFileSizeCommitLog" => s.mapped_file_size_commit_log = num(k, v)?,
+            "mappedFileSizeConsumeQueue" => {
+                s.mapped_file_size_consume_queue_entries = num::<u64>(k, v)? / 20
+            }
+            "flushDiskType" => {
+                s.flush_disk_type = FlushDiskType::parse(v)
+                    .ok_or_else(|| BrokerError::Config(format!("flushDiskType: unknown {v:?}")))?
+            }
+            "syncFlushTimeout" => s.sync_flush_timeout_ms = num(k, v)?,
+            "flushIntervalCommitLog" => s.flush_interval_commit_log_ms = num(k, v)?,
+            "flushIntervalConsumeQueue" => s.flush_interval_consume_queue_ms = num(k, v)?,
+            "maxMessageSize" => s.max_message_size = num(k, v)?,
+            "fileReservedTime" => s.file_reserved_time_hours = num(k, v)?,
+            "deleteWhen" => s.delete_when = v.to_string(),
+            "diskMaxUsedSpaceRatio" => s.disk_max_used_space_ratio = num(k, v)?,
+            "maxHashSlotNum" => s.max_hash_slot_num = num(k, v)?,
+            "maxIndexNum" => s.max_index_num = num(k, v)?,
+            "messageIndexEnable" => s.message_index_enable = parse_bool(v),
+            "checkCRCOnRecover" => s.check_crc_on_recover = parse_bool(v),
+            "messageDelayLevel" => {
+                s.message_delay_level_ms = ferrumq_store::config::parse_delay_levels(v)
+            }
+            "cleanResourceInterval" => s.clean_resource_interval_ms = num(k, v)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The effective configuration as properties text (`mqbroker -p`).
+    pub fn to_properties(&self) -> String {
+        let s = &self.store;
+        let lines = [
+            ("brokerClusterName", self.broker_cluster_name.clone()),
+            ("brokerName", self.broker_name.clone()),
+            ("brokerId", self.broker_id.to_string()),
+            ("brokerIP1", self.broker_ip1.clone()),
+            ("namesrvAddr", self.namesrv_addr.join(";")),
+            ("listenPort", self.listen_port.to_string()),
+            ("haListenPort", self.ha_listen_port.to_string()),
+            ("brokerRole", self.broker_role.name().to_string()),
+            ("brokerPermission", self.broker_permission.to_string()),
+            (
+                "autoCreateTopicEnable",
+                self.auto_create_topic_enable.to_string(),
+            ),
+            (
+                "autoCreateSubscriptionGroup",
+                self.auto_create_subscription_group.to_string(),
+            ),
+            (
+                "defaultTopicQueueNums",
+                self.default_topic_queue_nums.to_string(),
+            ),
+            (
+                "registerNameServerPeriod",
+                self.register_name_server_period_ms.to_string(),
+            ),
+            ("longPollingEnable", self.long_polling_enable.to_string()),
+            (
+                "shortPollingTimeMills",
+                self.short_polling_time_ms.to_string(),
+            ),
+            (
+                "flushConsumerOffsetInterval",
+                self.flush_consumer_offset_interval_ms.to_string(),
+            ),
+            (
+                "clientChannelExpiredTime",
+                self.client_channel_expired_time_ms.to_string(),
+            ),
+            (
+                "storePathRootDir",
+                s.store_path_root_dir.display().to_string(),
+            ),
+            (
+                "storePathCommitLog",
+                s.commit_log_dir().display().to_string(),
+            ),
+            (
+                "mappedFileSizeCommitLog",
+                s.mapped_file_size_commit_log.to_string(),
+            ),
+            ("flushDiskType", flush_name(s.flush_disk_type).to_string()),
+            ("syncFlushTimeout", s.sync_flush_timeout_ms.to_string()),
+            (
+                "flushIntervalCommitLog",
+                s.flush_interval_commit_log_ms.to_string(),
+            ),
+            ("maxMessageSize", s.max_message_size.to_string()),
+            ("fileReservedTime", s.file_reserved_time_hours.to_string()),
+            ("deleteWhen", s.delete_when.clone()),
+            (
+                "diskMaxUsedSpaceRatio",
+                s.disk_max_used_space_ratio.to_string(),
+            ),
+        ];
+        lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+    }
+
+    /// The directory of topics.json, consumerOffset.json, subscriptionGroup.json.
+    pub fn config_dir(&self) -> PathBuf {
+        self.store.store_path_root_dir.join("config")
+    }
+
+    /// Masters accept writes; a slave refuses sends.
+    pub fn is_slave(&self) -> bool {
+        self.broker_role == BrokerRole::Slave
+    }
+}
+
+fn flush_name(t: FlushDiskType) -> &'static str {
+    match t {
+        FlushDiskType::SyncFlush => "SYNC_FLUSH",
+        FlushDiskType::AsyncFlush => "ASYNC_FLUSH",
+    }
+}
+
+/// Splits `namesrvAddr` ("a:9876;b:9876"), dropping blanks.
+pub fn split_namesrv(v: &str) -> Vec<String> {
+    v.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `~/store` → `$HOME/store`, as RocketMQ's `user.home` default does.
+fn expand_home(v: &str) -> PathBuf {
+    match (v.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_trim_comments_and_unknown_keys() {
+        let p = parse_properties("# c\n brokerName = b1 \n\nlistenPort=0\nnoSuchKey=1\nbad line\n");
+        assert_eq!(p.get("brokerName").map(String::as_str), Some("b1"));
+        let mut cfg = BrokerConfig::default();
+        cfg.apply(&p).unwrap();
+        assert_eq!(cfg.broker_name, "b1");
+        assert_eq!(cfg.listen_port, 0);
+    }
+
+    #[test]
+    fn namesrv_list_and_store_keys() {
+        let mut cfg = BrokerConfig::default();
+        let p = parse_properties(
+            "namesrvAddr=a:1; b:2;\nflushDiskType=SYNC_FLUSH\nmaxMessageSize=1024\nbrokerRole=SLAVE",
+        );
+        cfg.apply(&p).unwrap();
+        assert_eq!(cfg.namesrv_addr, vec!["a:1", "b:2"]);
+        assert_eq!(cfg.store.flush_disk_type, FlushDiskType::SyncFlush);
+        assert_eq!(cfg.store.max_message_size, 1024);
+        assert!(cfg.is_slave());
+        assert!(cfg.to_properties().contains("flushDiskType=SYNC_FLUSH"));
+    }
+
+    #[test]
+    fn bad_number_is_an_error() {
+        let mut cfg = BrokerConfig::default();
+        assert!(cfg.apply(&parse_properties("listenPort=abc")).is_err());
+    }
+}

@@ -1,0 +1,264 @@
+//! The broker: request processors over the store, topic/group/offset tables, long polling,
+//! NameServer registration, and the controller that starts and stops it all.
+
+pub mod config;
+pub mod consumer_manager;
+pub mod json_file;
+pub mod locks;
+pub mod long_polling;
+pub mod offsets;
+pub mod processor;
+pub mod producer_manager;
+pub mod register;
+pub mod subscription_group;
+pub mod topic_config;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use ferrumq_store::{MessageStore, StoreError};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::remoting::{RemotingClient, RemotingServer};
+
+pub use config::BrokerConfig;
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Shared state every processor and background task sees.
+pub struct BrokerInner {
+    pub config: BrokerConfig,
+    pub store: Arc<MessageStore>,
+    pub topics: topic_config::TopicConfigManager,
+    pub offsets: offsets::ConsumerOffsetManager,
+    pub groups: subscription_group::SubscriptionGroupManager,
+    pub consumers: consumer_manager::ConsumerManager,
+    pub producers: producer_manager::ProducerManager,
+    pub locks: locks::RebalanceLockManager,
+    pub holds: long_polling::PullHoldService,
+    pub namesrv_client: RemotingClient,
+    /// brokerIP1 and the port actually bound; set once right after binding.
+    addr: OnceLock<SocketAddr>,
+    shutting_down: AtomicBool,
+}
+
+impl BrokerInner {
+    /// brokerIP1:listenPort (the bound port): STOREHOST and the registered address.
+    pub fn store_host(&self) -> SocketAddr {
+        match self.addr.get() {
+            Some(a) => *a,
+            None => broker_socket_addr(&self.config, self.config.listen_port),
+        }
+    }
+
+    pub fn broker_addr(&self) -> String {
+        self.store_host().to_string()
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+}
+
+fn broker_socket_addr(cfg: &BrokerConfig, port: u16) -> SocketAddr {
+    let ip = cfg
+        .broker_ip1
+        .parse()
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+    SocketAddr::new(std::net::IpAddr::V4(ip), port)
+}
+
+/// A running broker.
+pub struct BrokerHandle {
+    inner: Arc<BrokerInner>,
+    servers: Vec<RemotingServer>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Opens the store, loads the tables, binds `listenPort` (and the VIP port listenPort-2
+/// when free), registers with the NameServers and starts the background tasks.
+pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
+    let store_cfg = config.store.clone();
+    let store = tokio::task::spawn_blocking(move || MessageStore::open(store_cfg))
+        .await
+        .map_err(|e| BrokerError::Config(format!("store open task failed: {e}")))??;
+    let config_dir = config.config_dir();
+    let inner = Arc::new(BrokerInner {
+        topics: topic_config::TopicConfigManager::load(&config)?,
+        offsets: offsets::ConsumerOffsetManager::load(config_dir.clone())?,
+        groups: subscription_group::SubscriptionGroupManager::load(
+            config_dir,
+            config.auto_create_subscription_group,
+        )?,
+        consumers: Default::default(),
+        producers: Default::default(),
+        locks: Default::default(),
+        holds: Default::default(),
+        namesrv_client: RemotingClient::new(Default::default()),
+        store,
+        config,
+        addr: OnceLock::new(),
+        shutting_down: AtomicBool::new(false),
+    });
+    let weak = Arc::downgrade(&inner);
+    inner
+        .store
+        .set_arrival_listener(Arc::new(move |topic: &str, queue_id: i32, max: i64| {
+            if let Some(inner) = weak.upgrade() {
+                inner.holds.notify(topic, queue_id, max);
+            }
+        }));
+    let servers = bind_servers(&inner).await?;
+    let (stop, stop_rx) = watch::channel(false);
+    register::register_all(&inner).await;
+    let tasks = spawn_background(&inner, stop_rx);
+    tracing::info!(addr = %inner.broker_addr(), name = %inner.config.broker_name, "broker started");
+    Ok(BrokerHandle {
+        inner,
+        servers,
+        stop,
+        tasks,
+    })
+}
+
+async fn bind_servers(inner: &Arc<BrokerInner>) -> Result<Vec<RemotingServer>, BrokerError> {
+    let processor = Arc::new(processor::BrokerProcessor::new(inner.clone()));
+    let port = inner.config.listen_port;
+    let addr = SocketAddr::from(([0, 0, 0, 0], port));
+    let main = RemotingServer::bind(addr, Default::default(), processor.clone())
+        .await
+        .map_err(|source| BrokerError::Bind { addr, source })?;
+    let bound = main.local_addr().port();
+    let _ = inner.addr.set(broker_socket_addr(&inner.config, bound));
+    let mut servers = vec![main];
+    // The VIP ("fast") port of old Java clients: same processors; optional.
+    if bound > 2 {
+        let vip = SocketAddr::from(([0, 0, 0, 0], bound - 2));
+        match RemotingServer::bind(vip, Default::default(), processor).await {
+            Ok(s) => servers.push(s),
+            Err(e) => tracing::warn!(addr = %vip, error = %e, "VIP port not available"),
+        }
+    }
+    Ok(servers)
+}
+
+fn spawn_background(inner: &Arc<BrokerInner>, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let cfg = &inner.config;
+    let register_every =
+        Duration::from_millis(cfg.register_name_server_period_ms.clamp(1_000, 60_000));
+    let flush_every = Duration::from_millis(cfg.flush_consumer_offset_interval_ms.max(100));
+    let ttl = Duration::from_millis(cfg.client_channel_expired_time_ms.max(1));
+    let scan_every = (ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(10));
+    vec![
+        periodic(inner, stop.clone(), register_every, |i| async move {
+            register::register_all(&i).await
+        }),
+        periodic(inner, stop.clone(), flush_every, |i| async move {
+            persist_tables(i).await
+        }),
+        periodic(inner, stop, scan_every, move |i| async move {
+            i.producers.scan_expired(ttl);
+            for (group, notifiers) in i.consumers.scan_expired(ttl) {
+                tracing::info!(%group, "consumer channel expired");
+                processor::client::notify_group(&group, &notifiers);
+            }
+        }),
+    ]
+}
+
+/// Runs `f` every `every` until `stop` flips.
+fn periodic<F, Fut>(
+    inner: &Arc<BrokerInner>,
+    mut stop: watch::Receiver<bool>,
+    every: Duration,
+    f: F,
+) -> JoinHandle<()>
+where
+    F: Fn(Arc<BrokerInner>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => f(inner.clone()).await,
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}
+
+/// Writes consumerOffset.json and subscriptionGroup.json off the runtime's workers.
+pub async fn persist_tables(inner: Arc<BrokerInner>) {
+    let r = tokio::task::spawn_blocking(move || {
+        if let Err(e) = inner.offsets.persist() {
+            tracing::error!(error = %e, "consumerOffset.json: write failed");
+        }
+        if let Err(e) = inner.groups.persist() {
+            tracing::error!(error = %e, "subscriptionGroup.json: write failed");
+        }
+    })
+    .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, "persist task failed");
+    }
+}
+
+impl BrokerHandle {
+    /// The bound broker address (brokerIP1 and the actual listen port).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.store_host()
+    }
+
+    /// Shared state, for tests and tools in the same process.
+    pub fn inner(&self) -> &Arc<BrokerInner> {
+        &self.inner
+    }
+
+    /// Clean shutdown: answer held pulls, stop accepting and drain, unregister, flush the
+    /// tables, shut the store down (which removes the abort file).
+    pub async fn shutdown(self) {
+        let inner = self.inner;
+        inner.shutting_down.store(true, Ordering::Release);
+        inner.holds.wake_all();
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        for s in self.servers {
+            s.shutdown().await;
+        }
+        register::unregister_all(&inner).await;
+        persist_tables(inner.clone()).await;
+        let store = inner.store.clone();
+        let topics_inner = inner.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            topics_inner.topics.persist();
+            store.shutdown();
+        })
+        .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "store shutdown task failed");
+        }
+        tracing::info!("broker stopped");
+    }
+}

@@ -1,0 +1,294 @@
+//! Client bookkeeping: HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP,
+//! LOCK_BATCH_MQ / UNLOCK_BATCH_MQ, connection lists, NOTIFY_CONSUMER_IDS_CHANGED.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::{success, Ext, Reject, Reply};
+use crate::broker::consumer_manager::{ClientChannel, GroupKind, Notifier, Subscription};
+use crate::broker::locks::QueueKey;
+use crate::broker::producer_manager::ProducerChannel;
+use crate::broker::topic_config::RETRY_PREFIX;
+use crate::broker::BrokerInner;
+use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use crate::remoting::ConnectionContext;
+
+/// Sends NOTIFY_CONSUMER_IDS_CHANGED to each notifier (oneway, JSON; wire doc §7.2).
+pub fn notify_group(group: &str, notifiers: &[Notifier]) {
+    for n in notifiers {
+        n(group);
+    }
+}
+
+fn notifier(ctx: &ConnectionContext) -> Notifier {
+    let ctx = ctx.clone();
+    Arc::new(move |group: &str| {
+        let mut ext = HashMap::new();
+        ext.insert("consumerGroup".to_string(), group.to_string());
+        let mut cmd = RemotingCommand::new_request(RequestCode::NotifyConsumerIdsChanged, ext);
+        cmd.mark_oneway();
+        ctx.send_oneway(cmd);
+    })
+}
+
+fn parse_body(req: &RemotingCommand) -> Result<Value, Reject> {
+    let text = crate::broker::json_file::quote_numeric_keys(&String::from_utf8_lossy(&req.body));
+    serde_json::from_str(&text).map_err(|e| Reject::system(format!("bad request body: {e}")))
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// A number that may arrive as a JSON number or a numeric string (C++ `subVersion`).
+fn i64_of(v: &Value, key: &str) -> i64 {
+    match v.get(key) {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// An enum sent as its name (Java) or its ordinal (C++).
+fn enum_of(v: &Value, key: &str, names: &[&str]) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|i| names.get(i as usize))
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+const CONSUME_TYPES: [&str; 2] = ["CONSUME_ACTIVELY", "CONSUME_PASSIVELY"];
+const MESSAGE_MODELS: [&str; 2] = ["BROADCASTING", "CLUSTERING"];
+const CONSUME_FROM: [&str; 6] = [
+    "CONSUME_FROM_LAST_OFFSET",
+    "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
+    "CONSUME_FROM_MIN_OFFSET",
+    "CONSUME_FROM_MAX_OFFSET",
+    "CONSUME_FROM_FIRST_OFFSET",
+    "CONSUME_FROM_TIMESTAMP",
+];
+
+fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// Subscriptions of one ConsumerData; tag codes recomputed from the expression.
+fn subscriptions(consumer: &Value) -> Vec<Subscription> {
+    array(consumer, "subscriptionDataSet")
+        .iter()
+        .filter_map(|s| {
+            let topic = str_of(s, "topic")?;
+            let expr = match str_of(s, "subString") {
+                Some(e) => e.to_string(),
+                None => array(s, "tagsSet")
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("||"),
+            };
+            Some(Subscription::from_expression(
+                topic,
+                &expr,
+                i64_of(s, "subVersion"),
+            ))
+        })
+        .collect()
+}
+
+pub async fn heartbeat(
+    inner: &Arc<BrokerInner>,
+    ctx: &ConnectionContext,
+    req: &RemotingCommand,
+) -> Reply {
+    let body = parse_body(req)?;
+    let client_id = str_of(&body, "clientID").unwrap_or_default().to_string();
+    let language = req.language.name().to_string();
+    let now = Instant::now();
+    for c in array(&body, "consumerDataSet") {
+        let Some(group) = str_of(c, "groupName") else {
+            continue;
+        };
+        let Some((g, _)) = inner.groups.find_or_create(group) else {
+            tracing::warn!(
+                group,
+                "heartbeat for unknown group (autoCreateSubscriptionGroup=false)"
+            );
+            continue;
+        };
+        let retry = format!("{RETRY_PREFIX}{group}");
+        if inner
+            .topics
+            .get_or_create_system(&retry, g.retry_queue_nums.max(1), 6)
+            .1
+        {
+            super::send::register_now(inner).await;
+        }
+        let kind = GroupKind {
+            consume_type: enum_of(c, "consumeType", &CONSUME_TYPES),
+            message_model: enum_of(c, "messageModel", &MESSAGE_MODELS),
+            consume_from_where: enum_of(c, "consumeFromWhere", &CONSUME_FROM),
+        };
+        let channel = ClientChannel {
+            client_id: client_id.clone(),
+            conn_id: ctx.id,
+            addr: ctx.peer.to_string(),
+            language: language.clone(),
+            version: req.version,
+            notify: notifier(ctx),
+            last_update: now,
+        };
+        if let Some(notifiers) = inner
+            .consumers
+            .register(group, channel, kind, subscriptions(c))
+        {
+            if g.notify_consumer_ids_changed_enable {
+                tracing::info!(group, client = %client_id, "consumer group changed");
+                notify_group(group, &notifiers);
+            }
+        }
+    }
+    for p in array(&body, "producerDataSet") {
+        let Some(group) = str_of(p, "groupName") else {
+            continue;
+        };
+        let channel = ProducerChannel {
+            conn_id: ctx.id,
+            addr: ctx.peer.to_string(),
+            language: language.clone(),
+            version: req.version,
+            last_update: now,
+        };
+        inner.producers.register(group, &client_id, channel);
+    }
+    Ok(success(req, &[]))
+}
+
+pub fn unregister(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+    let ext = Ext(&req.ext_fields);
+    let client_id = ext.req("clientID")?;
+    if let Some(group) = ext.opt("producerGroup").filter(|g| !g.is_empty()) {
+        inner.producers.unregister(group, client_id);
+    }
+    if let Some(group) = ext.opt("consumerGroup").filter(|g| !g.is_empty()) {
+        if let Some(notifiers) = inner.consumers.unregister(group, client_id) {
+            if inner
+                .groups
+                .get(group)
+                .is_none_or(|g| g.notify_consumer_ids_changed_enable)
+            {
+                notify_group(group, &notifiers);
+            }
+        }
+    }
+    Ok(success(req, &[]))
+}
+
+/// A closed connection drops its clients at once; the groups left behind rebalance.
+pub fn connection_closed(inner: &BrokerInner, ctx: &ConnectionContext) {
+    inner.producers.connection_closed(ctx.id);
+    for (group, notifiers) in inner.consumers.connection_closed(ctx.id) {
+        tracing::info!(%group, peer = %ctx.peer, "consumer connection closed");
+        notify_group(&group, &notifiers);
+    }
+}
+
+pub fn consumer_list(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+    let group = Ext(&req.ext_fields).req("consumerGroup")?;
+    let ids = inner.consumers.client_ids(group);
+    if ids.is_empty() {
+        return Err(Reject::system(format!(
+            "no consumer for this group, {group}"
+        )));
+    }
+    Ok(success(req, &[]).with_body(json!({ "consumerIdList": ids }).to_string().into_bytes()))
+}
+
+/// (group, clientId, queues) of a Lock/UnlockBatchRequestBody; `onlyThisBroker` ignored.
+fn lock_request(req: &RemotingCommand) -> Result<(String, String, Vec<QueueKey>), Reject> {
+    let body = parse_body(req)?;
+    let group =
+        str_of(&body, "consumerGroup").ok_or_else(|| Reject::system("consumerGroup missing"))?;
+    let client = str_of(&body, "clientId").ok_or_else(|| Reject::system("clientId missing"))?;
+    let queues = array(&body, "mqSet")
+        .iter()
+        .filter_map(|q| {
+            let topic = str_of(q, "topic")?.to_string();
+            let broker = str_of(q, "brokerName").unwrap_or_default().to_string();
+            let id = i64_of(q, "queueId");
+            Some((topic, broker, i32::try_from(id).ok()?))
+        })
+        .collect();
+    Ok((group.to_string(), client.to_string(), queues))
+}
+
+pub fn lock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+    let (group, client, queues) = lock_request(req)?;
+    let granted = inner.locks.lock_batch(&group, &client, &queues);
+    let set: Vec<Value> = granted
+        .into_iter()
+        .map(|(topic, broker, id)| json!({"brokerName": broker, "queueId": id, "topic": topic}))
+        .collect();
+    Ok(success(req, &[]).with_body(json!({ "lockOKMQSet": set }).to_string().into_bytes()))
+}
+
+pub fn unlock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+    let (group, client, queues) = lock_request(req)?;
+    inner.locks.unlock_batch(&group, &client, &queues);
+    Ok(success(req, &[]))
+}
+
+pub fn consumer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+    let group = Ext(&req.ext_fields).req("consumerGroup")?;
+    let Some(snap) = inner.consumers.snapshot(group) else {
+        return Err(Reject::new(
+            ResponseCode::ConsumerNotOnline,
+            format!("the consumer group[{group}] not online"),
+        ));
+    };
+    let conns: Vec<Value> = snap
+        .clients
+        .iter()
+        .map(|(id, addr, lang, ver)| json!({"clientId": id, "clientAddr": addr, "language": lang, "version": ver}))
+        .collect();
+    let subs: serde_json::Map<String, Value> = snap
+        .subscriptions
+        .iter()
+        .map(|s| {
+            let v = json!({"topic": s.topic, "subString": s.sub_string, "tagsSet": s.tags_set,
+                "codeSet": s.code_set, "subVersion": s.sub_version, "expressionType": s.expression_type,
+                "classFilterMode": false});
+            (s.topic.clone(), v)
+        })
+        .collect();
+    let body = json!({"connectionSet": conns, "subscriptionTable": subs,
+        "consumeType": snap.kind.consume_type, "messageModel": snap.kind.message_model,
+        "consumeFromWhere": snap.kind.consume_from_where});
+    Ok(success(req, &[]).with_body(body.to_string().into_bytes()))
+}
+
+pub fn producer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+    let group = Ext(&req.ext_fields).req("producerGroup")?;
+    let conns: Vec<Value> = inner
+        .producers
+        .clients(group)
+        .iter()
+        .map(|(id, addr, lang, ver)| json!({"clientId": id, "clientAddr": addr, "language": lang, "version": ver}))
+        .collect();
+    if conns.is_empty() {
+        return Err(Reject::system(format!(
+            "the producer group[{group}] not exist"
+        )));
+    }
+    Ok(success(req, &[]).with_body(json!({ "connectionSet": conns }).to_string().into_bytes()))
+}

@@ -1,0 +1,250 @@
+//! PULL_MESSAGE (11) / LITE_PULL_MESSAGE (361): checks, tag filtering, the status table of
+//! wire doc §7.3, offset commit, and long polling.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use ferrumq_store::{GetMessageResult, GetMessageStatus};
+
+use super::{Ext, Reject, Reply};
+use crate::broker::consumer_manager::Subscription;
+use crate::broker::long_polling::MAX_SUSPEND;
+use crate::broker::topic_config::{PERM_READ, RETRY_PREFIX};
+use crate::broker::BrokerInner;
+use crate::protocol::{RemotingCommand, ResponseCode};
+
+/// Most messages and bytes one pull returns (hot data, 4.9.8 defaults).
+pub const MAX_PULL_MSGS: i32 = 32;
+pub const MAX_PULL_BYTES: usize = 256 * 1024;
+
+const FLAG_COMMIT_OFFSET: i32 = 0x1;
+const FLAG_SUSPEND: i32 = 0x2;
+const FLAG_SUBSCRIPTION: i32 = 0x4;
+
+pub struct PullHeader {
+    pub group: String,
+    pub topic: String,
+    pub queue_id: i32,
+    pub queue_offset: i64,
+    pub max_msg_nums: i32,
+    pub sys_flag: i32,
+    pub commit_offset: i64,
+    pub suspend_timeout_ms: u64,
+    pub subscription: Option<String>,
+    pub sub_version: i64,
+    pub expression_type: Option<String>,
+}
+
+fn decode_header(req: &RemotingCommand) -> Result<PullHeader, Reject> {
+    let ext = Ext(&req.ext_fields);
+    Ok(PullHeader {
+        group: ext.req("consumerGroup")?.to_string(),
+        topic: ext.req("topic")?.to_string(),
+        queue_id: ext.num("queueId")?,
+        queue_offset: ext.num("queueOffset")?,
+        max_msg_nums: ext.opt_num("maxMsgNums")?.unwrap_or(MAX_PULL_MSGS),
+        sys_flag: ext.opt_num("sysFlag")?.unwrap_or(0),
+        commit_offset: ext.opt_num("commitOffset")?.unwrap_or(0),
+        suspend_timeout_ms: ext
+            .opt_num::<i64>("suspendTimeoutMillis")?
+            .unwrap_or(0)
+            .max(0) as u64,
+        subscription: ext.opt("subscription").map(str::to_string),
+        sub_version: ext.opt_num("subVersion")?.unwrap_or(0),
+        expression_type: ext.opt("expressionType").map(str::to_string),
+    })
+}
+
+pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
+    let h = decode_header(req)?;
+    check_access(inner, &h)?;
+    let sub = subscription(inner, &h)?;
+    if h.sys_flag & FLAG_COMMIT_OFFSET != 0 && !inner.config.is_slave() {
+        inner
+            .offsets
+            .commit(&h.group, &h.topic, h.queue_id, h.commit_offset);
+    }
+    let (code, result) = pull_once(inner, &h, &sub);
+    let may_suspend = h.sys_flag & FLAG_SUSPEND != 0 && !inner.is_shutting_down();
+    if code != ResponseCode::PullNotFound || !may_suspend {
+        return Ok(reply(req, code, result));
+    }
+    let hold = if inner.config.long_polling_enable {
+        Duration::from_millis(h.suspend_timeout_ms).min(MAX_SUSPEND)
+    } else {
+        Duration::from_millis(inner.config.short_polling_time_ms)
+    };
+    if let Some(rx) = inner.holds.suspend(&h.topic, h.queue_id, h.queue_offset) {
+        // An entry dispatched between the first read and the registration would wake
+        // nobody: look again now that the waiter is in place.
+        if inner.store.max_offset_in_queue(&h.topic, h.queue_id) <= h.queue_offset
+            && tokio::time::timeout(hold, rx).await.is_err()
+        {
+            inner.holds.purge(&h.topic, h.queue_id);
+        }
+        let (code, result) = pull_once(inner, &h, &sub);
+        return Ok(reply(req, code, result));
+    }
+    Ok(reply(req, code, result))
+}
+
+fn check_access(inner: &BrokerInner, h: &PullHeader) -> Result<(), Reject> {
+    let no_perm = |m: String| Reject::new(ResponseCode::NoPermission, m);
+    if inner.config.broker_permission & PERM_READ == 0 {
+        return Err(no_perm(format!(
+            "the broker[{}] pulling message is forbidden",
+            inner.config.broker_ip1
+        )));
+    }
+    let Some((group, _)) = inner.groups.find_or_create(&h.group) else {
+        return Err(Reject::new(
+            ResponseCode::SubscriptionGroupNotExist,
+            format!("subscription group [{}] does not exist", h.group),
+        ));
+    };
+    if !group.consume_enable {
+        return Err(no_perm(format!(
+            "subscription group no permission, {}",
+            h.group
+        )));
+    }
+    let topic = match inner.topics.get(&h.topic) {
+        Some(t) => t,
+        None if h.topic.starts_with(RETRY_PREFIX) => {
+            inner.topics.get_or_create_system(&h.topic, 1, 6).0
+        }
+        None => {
+            return Err(Reject::new(
+                ResponseCode::TopicNotExist,
+                format!("topic[{}] not exist, apply first please!", h.topic),
+            ))
+        }
+    };
+    if !topic.is_readable() {
+        return Err(no_perm(format!(
+            "the topic[{}] pulling message is forbidden",
+            h.topic
+        )));
+    }
+    if h.queue_id < 0 || h.queue_id >= topic.read_queue_nums {
+        return Err(Reject::system(format!(
+            "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]",
+            h.queue_id, h.topic, topic.read_queue_nums
+        )));
+    }
+    Ok(())
+}
+
+/// The subscription to filter with: the header's (sysFlag bit2, what C++ sends) or the
+/// one the group registered by heartbeat.
+fn subscription(inner: &BrokerInner, h: &PullHeader) -> Result<Subscription, Reject> {
+    if h.sys_flag & FLAG_SUBSCRIPTION != 0 {
+        if h.expression_type
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("TAG"))
+        {
+            return Err(Reject::new(
+                ResponseCode::SubscriptionParseFailed,
+                "only TAG subscriptions are supported",
+            ));
+        }
+        let expr = h.subscription.as_deref().unwrap_or("*");
+        return Ok(Subscription::from_expression(&h.topic, expr, h.sub_version));
+    }
+    let not_exist = |m: String| Reject::new(ResponseCode::SubscriptionNotExist, m);
+    let Some(kind) = inner.consumers.group_kind(&h.group) else {
+        return Err(not_exist(format!(
+            "the consumer's group info not exist, group: {}",
+            h.group
+        )));
+    };
+    if kind.message_model == "BROADCASTING"
+        && inner
+            .groups
+            .get(&h.group)
+            .is_some_and(|g| !g.consume_broadcast_enable)
+    {
+        return Err(Reject::new(
+            ResponseCode::NoPermission,
+            "the consumer group can not consume by broadcast way",
+        ));
+    }
+    let sub = inner
+        .consumers
+        .subscription(&h.group, &h.topic)
+        .ok_or_else(|| {
+            not_exist(format!(
+                "the consumer's subscription not exist, group: {}",
+                h.group
+            ))
+        })?;
+    if sub.sub_version < h.sub_version {
+        return Err(Reject::new(
+            ResponseCode::SubscriptionNotLatest,
+            "the consumer's subscription not latest",
+        ));
+    }
+    Ok(sub)
+}
+
+/// One read of the queue, mapped to a response code per the §7.3 table.
+fn pull_once(
+    inner: &BrokerInner,
+    h: &PullHeader,
+    sub: &Subscription,
+) -> (ResponseCode, GetMessageResult) {
+    let max_msgs = h.max_msg_nums.clamp(1, MAX_PULL_MSGS);
+    let filter = |tag_code: i64| sub.matches(tag_code);
+    let r = inner.store.get_message(
+        &h.topic,
+        h.queue_id,
+        h.queue_offset,
+        max_msgs,
+        MAX_PULL_BYTES,
+        &filter,
+    );
+    use GetMessageStatus as S;
+    let code = match r.status {
+        S::Found if !r.messages.is_empty() => ResponseCode::Success,
+        S::Found | S::NoMatchedMessage | S::MessageWasRemoving => {
+            ResponseCode::PullRetryImmediately
+        }
+        S::NoMatchedLogicQueue | S::NoMessageInQueue if h.queue_offset != 0 => {
+            ResponseCode::PullOffsetMoved
+        }
+        S::NoMatchedLogicQueue | S::NoMessageInQueue => ResponseCode::PullNotFound,
+        S::OffsetFoundNull | S::OffsetOverflowOne => ResponseCode::PullNotFound,
+        S::OffsetOverflowBadly | S::OffsetTooSmall => ResponseCode::PullOffsetMoved,
+    };
+    (code, r)
+}
+
+fn reply(req: &RemotingCommand, code: ResponseCode, r: GetMessageResult) -> RemotingCommand {
+    let mut resp = req.response_to(code, None);
+    for (k, v) in [
+        ("suggestWhichBrokerId", "0".to_string()),
+        ("nextBeginOffset", r.next_begin_offset.to_string()),
+        ("minOffset", r.min_offset.to_string()),
+        ("maxOffset", r.max_offset.to_string()),
+    ] {
+        resp.ext_fields.insert(k.to_string(), v);
+    }
+    if code == ResponseCode::Success {
+        resp.body = concat(r.messages, r.total_bytes);
+    }
+    resp
+}
+
+/// The records back to back. One record is passed through as is (zero-copy); several are
+/// copied once into one buffer, since a command carries a single body.
+fn concat(mut messages: Vec<Bytes>, total_bytes: usize) -> Bytes {
+    if messages.len() == 1 {
+        return messages.pop().unwrap_or_default();
+    }
+    let mut buf = BytesMut::with_capacity(total_bytes);
+    for m in &messages {
+        buf.extend_from_slice(m);
+    }
+    buf.freeze()
+}

@@ -1,0 +1,414 @@
+//! SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE (320): checks in the
+//! order of wire doc §7.1, auto-creation, append, durability wait, reply.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrumq_store::{
+    encode_properties, parse_properties, BatchEntry, BatchToStore, MessageToStore, PutResult,
+    PutStatus, StoreError,
+};
+
+use super::batch::{decode_batch, inflate_bounded};
+use super::{success, Ext, Reject, Reply};
+use crate::broker::topic_config::{
+    is_send_forbidden, is_valid_name, now_ms, SendTopic, TopicConfig, DLQ_PREFIX, PERM_WRITE,
+    RETRY_PREFIX,
+};
+use crate::broker::{register, BrokerInner};
+use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use crate::remoting::ConnectionContext;
+
+/// Sends appended but not yet durable (waiting on the flush) beyond this get SYSTEM_BUSY.
+pub const MAX_PENDING_SENDS: usize = 20_000;
+/// Most messages accepted in one batch.
+pub const MAX_BATCH_MESSAGES: usize = 10_000;
+/// How long the first send to a new topic waits for its registration with the NameServers
+/// (consumers look the route up right after).
+const REGISTER_WAIT: Duration = Duration::from_secs(2);
+
+const SYSFLAG_COMPRESSED: i32 = 0x1;
+const SYSFLAG_MULTI_TAGS: i32 = 0x2;
+const SYSFLAG_TRANSACTION: i32 = 0xC;
+
+static PENDING_SENDS: AtomicUsize = AtomicUsize::new(0);
+
+/// The send header, from V1 long names or V2 letters.
+pub struct SendHeader {
+    pub producer_group: String,
+    pub topic: String,
+    pub default_topic: String,
+    pub default_topic_queue_nums: i32,
+    pub queue_id: i32,
+    pub sys_flag: i32,
+    pub born_timestamp_ms: i64,
+    pub flag: i32,
+    pub properties: String,
+    pub reconsume_times: i32,
+    pub batch: bool,
+    pub max_reconsume_times: Option<i32>,
+}
+
+fn decode_header(req: &RemotingCommand) -> Result<SendHeader, Reject> {
+    let v2 = matches!(
+        RequestCode::from(req.code),
+        RequestCode::SendMessageV2 | RequestCode::SendBatchMessage
+    );
+    let ext = Ext(&req.ext_fields);
+    // V2 letters per wire doc §2.2; a V1 name is accepted on V2 codes too (lenient).
+    let k = |v1: &'static str, l: &'static str| if v2 && ext.opt(l).is_some() { l } else { v1 };
+    Ok(SendHeader {
+        producer_group: ext.req(k("producerGroup", "a"))?.to_string(),
+        topic: ext.req(k("topic", "b"))?.to_string(),
+        default_topic: ext
+            .opt(k("defaultTopic", "c"))
+            .unwrap_or("TBW102")
+            .to_string(),
+        default_topic_queue_nums: ext.opt_num(k("defaultTopicQueueNums", "d"))?.unwrap_or(4),
+        queue_id: ext.num(k("queueId", "e"))?,
+        sys_flag: ext.opt_num(k("sysFlag", "f"))?.unwrap_or(0),
+        born_timestamp_ms: ext.opt_num(k("bornTimestamp", "g"))?.unwrap_or_else(now_ms),
+        flag: ext.opt_num(k("flag", "h"))?.unwrap_or(0),
+        properties: ext.opt(k("properties", "i")).unwrap_or("").to_string(),
+        reconsume_times: ext.opt_num(k("reconsumeTimes", "j"))?.unwrap_or(0),
+        batch: ext.flag(k("batch", "m")),
+        max_reconsume_times: ext.opt_num(k("maxReconsumeTimes", "l"))?,
+    })
+}
+
+pub async fn process(
+    inner: &Arc<BrokerInner>,
+    ctx: &ConnectionContext,
+    req: &RemotingCommand,
+) -> Reply {
+    let mut h = decode_header(req)?;
+    check_broker(inner)?;
+    let topic = resolve_topic(inner, &mut h, req.version).await?;
+    if h.queue_id < 0 {
+        h.queue_id = random_queue(topic.write_queue_nums);
+    }
+    if topic.topic_filter_type == "MULTI_TAG" {
+        h.sys_flag |= SYSFLAG_MULTI_TAGS;
+    }
+    let (props, wait) = final_properties(inner, &h.properties);
+    if props.iter().any(|(k, v)| k == "TRAN_MSG" && v == "true") {
+        return Err(Reject::new(
+            ResponseCode::NoPermission,
+            "transaction messages are not supported yet",
+        ));
+    }
+    let base = MessageToStore {
+        topic: h.topic.clone(),
+        queue_id: h.queue_id,
+        flag: h.flag,
+        body: Bytes::new(),
+        properties: String::new(),
+        sys_flag: h.sys_flag,
+        born_timestamp_ms: h.born_timestamp_ms,
+        born_host: ctx.peer,
+        store_host: inner.store_host(),
+        reconsume_times: h.reconsume_times,
+        prepared_transaction_offset: 0,
+        store_timestamp_ms: None,
+    };
+    let (result, status) = if h.batch {
+        store_batch(inner, base, &h, req, &props, wait).await?
+    } else {
+        let body = req.body.clone();
+        check_body_size(inner, body.len())?;
+        let msg = MessageToStore {
+            body,
+            properties: encode_properties(&props),
+            ..base
+        };
+        append(inner, wait, |s| s.put_message(msg)).await?
+    };
+    reply(inner, req, &h, &result, status)
+}
+
+fn check_broker(inner: &BrokerInner) -> Result<(), Reject> {
+    if inner.config.is_slave() || inner.is_shutting_down() {
+        return Err(Reject::new(
+            ResponseCode::ServiceNotAvailable,
+            "service not available now, maybe disk full or a slave broker",
+        ));
+    }
+    if inner.config.broker_permission & PERM_WRITE == 0 {
+        return Err(Reject::new(
+            ResponseCode::NoPermission,
+            format!(
+                "the broker[{}] sending message is forbidden",
+                inner.config.broker_ip1
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Topic checks (§7.1 steps 3–6): name, forbidden, auto-create, queue id, retry → DLQ.
+async fn resolve_topic(
+    inner: &Arc<BrokerInner>,
+    h: &mut SendHeader,
+    version: i32,
+) -> Result<TopicConfig, Reject> {
+    if !is_valid_name(&h.topic) {
+        return Err(Reject::system(format!(
+            "topic[{}] is not a valid topic name",
+            h.topic
+        )));
+    }
+    if is_send_forbidden(&h.topic) {
+        return Err(Reject::new(
+            ResponseCode::NoPermission,
+            format!("Sending message to topic[{}] is forbidden.", h.topic),
+        ));
+    }
+    let topic = if let Some(group) = h.topic.strip_prefix(RETRY_PREFIX) {
+        let group = group.to_string();
+        retry_topic(inner, &group, h, version).await?
+    } else {
+        match inner.topics.get_or_create_for_send(
+            &h.topic,
+            &h.default_topic,
+            h.default_topic_queue_nums,
+        ) {
+            Some(SendTopic::Existing(t)) => t,
+            Some(SendTopic::Created(t)) => {
+                register_now(inner).await;
+                t
+            }
+            None => {
+                return Err(Reject::new(
+                    ResponseCode::TopicNotExist,
+                    format!("topic[{}] not exist, apply first please!", h.topic),
+                ))
+            }
+        }
+    };
+    if !topic.is_writeable() {
+        return Err(Reject::new(
+            ResponseCode::NoPermission,
+            format!("the topic[{}] sending message is forbidden", h.topic),
+        ));
+    }
+    let max = topic.write_queue_nums.max(topic.read_queue_nums);
+    if h.queue_id >= max {
+        return Err(Reject::system(format!(
+            "request queueId[{}] is illegal, topic {} max queue {max}",
+            h.queue_id, h.topic
+        )));
+    }
+    Ok(topic)
+}
+
+/// `%RETRY%group`: the group must exist; past maxReconsumeTimes the message goes to the DLQ.
+async fn retry_topic(
+    inner: &Arc<BrokerInner>,
+    group: &str,
+    h: &mut SendHeader,
+    version: i32,
+) -> Result<TopicConfig, Reject> {
+    let Some((g, _)) = inner.groups.find_or_create(group) else {
+        return Err(Reject::new(
+            ResponseCode::SubscriptionGroupNotExist,
+            format!("subscription group not exist, {group}"),
+        ));
+    };
+    let max_times = match h.max_reconsume_times {
+        Some(m) if version >= 121 => m,
+        _ => g.retry_max_times,
+    };
+    let (topic, queues) = if h.reconsume_times >= max_times {
+        h.queue_id = 0;
+        (format!("{DLQ_PREFIX}{group}"), 1)
+    } else {
+        (h.topic.clone(), g.retry_queue_nums.max(1))
+    };
+    let (t, created) = inner.topics.get_or_create_system(&topic, queues, 6);
+    if created {
+        register_now(inner).await;
+    }
+    h.topic = topic;
+    Ok(t)
+}
+
+/// Registers with the NameServers in a spawned task and waits a bounded time for it, so a
+/// consumer that looks the route up right after the send finds the topic.
+pub async fn register_now(inner: &Arc<BrokerInner>) {
+    let i = inner.clone();
+    let task = tokio::spawn(async move { register::register_all(&i).await });
+    let _ = tokio::time::timeout(REGISTER_WAIT, task).await;
+}
+
+fn random_queue(queues: i32) -> i32 {
+    let n = queues.max(1) as u32;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (seed % n) as i32
+}
+
+/// The stored properties: the producer's minus WAIT, plus CLUSTER. Returns whether the
+/// producer wants the reply to wait for durability (WAIT absent = true).
+fn final_properties(inner: &BrokerInner, raw: &str) -> (Vec<(String, String)>, bool) {
+    let mut props = parse_properties(raw);
+    let mut wait = true;
+    props.retain(|(k, v)| {
+        if k == "WAIT" {
+            wait = !v.eq_ignore_ascii_case("false");
+            false
+        } else {
+            k != "CLUSTER"
+        }
+    });
+    props.push((
+        "CLUSTER".to_string(),
+        inner.config.broker_cluster_name.clone(),
+    ));
+    (props, wait)
+}
+
+fn check_body_size(inner: &BrokerInner, len: usize) -> Result<(), Reject> {
+    let max = inner.config.store.max_message_size;
+    if len > max {
+        return Err(Reject::new(
+            ResponseCode::MessageIllegal,
+            format!("the message body size {len} is over the limit {max}"),
+        ));
+    }
+    Ok(())
+}
+
+async fn store_batch(
+    inner: &Arc<BrokerInner>,
+    mut base: MessageToStore,
+    h: &SendHeader,
+    req: &RemotingCommand,
+    header_props: &[(String, String)],
+    wait: bool,
+) -> Result<(PutResult, PutStatus), Reject> {
+    let illegal = |m: String| Reject::new(ResponseCode::MessageIllegal, m);
+    if h.sys_flag & SYSFLAG_TRANSACTION != 0 {
+        return Err(illegal("batch message does not support transaction".into()));
+    }
+    let max = inner.config.store.max_message_size;
+    let body = if h.sys_flag & SYSFLAG_COMPRESSED != 0 {
+        // C++ 1.2 compresses a whole batch body; the entries inside are plain.
+        base.sys_flag &= !SYSFLAG_COMPRESSED;
+        Bytes::from(inflate_bounded(&req.body, max).map_err(illegal)?)
+    } else {
+        req.body.clone()
+    };
+    check_body_size(inner, body.len())?;
+    let items = decode_batch(&body, MAX_BATCH_MESSAGES).map_err(illegal)?;
+    let mut entries = Vec::with_capacity(items.len());
+    for it in items {
+        let mut props = parse_properties(&it.properties);
+        if props.iter().any(|(k, v)| k == "DELAY" && v.trim() != "0") {
+            return Err(illegal("batch message does not support delay".into()));
+        }
+        props.retain(|(k, _)| k != "WAIT");
+        for (k, v) in header_props {
+            if !props.iter().any(|(pk, _)| pk == k) {
+                props.push((k.clone(), v.clone()));
+            }
+        }
+        entries.push(BatchEntry {
+            flag: it.flag,
+            body: it.body,
+            properties: encode_properties(&props),
+        });
+    }
+    append(inner, wait, |s| {
+        s.put_messages(BatchToStore {
+            common: base,
+            entries,
+        })
+    })
+    .await
+}
+
+/// Appends through `put`, then waits for durability unless the producer said WAIT=false.
+/// Over MAX_PENDING_SENDS in flight the send is refused with SYSTEM_BUSY.
+async fn append(
+    inner: &BrokerInner,
+    wait: bool,
+    put: impl FnOnce(
+        &ferrumq_store::MessageStore,
+    ) -> Result<(PutResult, ferrumq_store::FlushWaiter), StoreError>,
+) -> Result<(PutResult, PutStatus), Reject> {
+    if PENDING_SENDS.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_SENDS {
+        PENDING_SENDS.fetch_sub(1, Ordering::AcqRel);
+        return Err(Reject::new(
+            ResponseCode::SystemBusy,
+            "[REJECTREQUEST]system busy, start flow control for a while",
+        ));
+    }
+    let _guard = PendingGuard;
+    let (result, waiter) = put(&inner.store).map_err(store_error)?;
+    if result.status != PutStatus::PutOk {
+        return Err(put_status_error(result.status));
+    }
+    let status = if wait { waiter.await } else { PutStatus::PutOk };
+    Ok((result, status))
+}
+
+struct PendingGuard;
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        PENDING_SENDS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn store_error(e: StoreError) -> Reject {
+    let mut r = put_status_error(e.put_status());
+    r.remark = e.to_string();
+    r
+}
+
+fn put_status_error(s: PutStatus) -> Reject {
+    match s {
+        PutStatus::MessageIllegal | PutStatus::PropertiesSizeExceeded => Reject::new(
+            ResponseCode::MessageIllegal,
+            format!("message illegal: {s:?}"),
+        ),
+        PutStatus::ServiceNotAvailable => Reject::new(
+            ResponseCode::ServiceNotAvailable,
+            "service not available now, maybe disk full or the store is shutting down",
+        ),
+        PutStatus::OsPageCacheBusy => {
+            Reject::system("[PC_SYNCHRONIZED]broker busy, start flow control for a while")
+        }
+        other => Reject::system(format!("store put failed: {other:?}")),
+    }
+}
+
+fn reply(
+    inner: &BrokerInner,
+    req: &RemotingCommand,
+    h: &SendHeader,
+    r: &PutResult,
+    status: PutStatus,
+) -> Reply {
+    let code = match status {
+        PutStatus::PutOk => ResponseCode::Success,
+        PutStatus::FlushDiskTimeout => ResponseCode::FlushDiskTimeout,
+        other => return Err(put_status_error(other)),
+    };
+    let mut resp = success(
+        req,
+        &[
+            ("msgId", r.msg_ids.join(",")),
+            ("queueId", h.queue_id.to_string()),
+            ("queueOffset", r.queue_offset.to_string()),
+            ("MSG_REGION", inner.config.region_id.clone()),
+            ("TRACE_ON", inner.config.trace_on.to_string()),
+        ],
+    );
+    resp.code = i32::from(code);
+    Ok(resp)
+}

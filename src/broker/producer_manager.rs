@@ -1,0 +1,70 @@
+//! Producer groups as heartbeats describe them (GET_PRODUCER_CONNECTION_LIST).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+pub struct ProducerChannel {
+    pub conn_id: u64,
+    pub addr: String,
+    pub language: String,
+    pub version: i32,
+    pub last_update: Instant,
+}
+
+#[derive(Default)]
+pub struct ProducerManager {
+    /// group → clientId → channel
+    groups: Mutex<HashMap<String, BTreeMap<String, ProducerChannel>>>,
+}
+
+impl ProducerManager {
+    pub fn register(&self, group: &str, client_id: &str, channel: ProducerChannel) {
+        let mut groups = self.groups.lock();
+        groups
+            .entry(group.to_string())
+            .or_default()
+            .insert(client_id.to_string(), channel);
+    }
+
+    pub fn unregister(&self, group: &str, client_id: &str) {
+        let mut groups = self.groups.lock();
+        if let Some(g) = groups.get_mut(group) {
+            g.remove(client_id);
+            if g.is_empty() {
+                groups.remove(group);
+            }
+        }
+    }
+
+    pub fn connection_closed(&self, conn_id: u64) {
+        self.retain(|c| c.conn_id != conn_id);
+    }
+
+    pub fn scan_expired(&self, ttl: Duration) {
+        let now = Instant::now();
+        self.retain(|c| now.duration_since(c.last_update) <= ttl);
+    }
+
+    fn retain(&self, keep: impl Fn(&ProducerChannel) -> bool) {
+        let mut groups = self.groups.lock();
+        for g in groups.values_mut() {
+            g.retain(|_, c| keep(c));
+        }
+        groups.retain(|_, g| !g.is_empty());
+    }
+
+    /// (clientId, addr, language, version) of a group's producers.
+    pub fn clients(&self, group: &str) -> Vec<(String, String, String, i32)> {
+        let groups = self.groups.lock();
+        groups
+            .get(group)
+            .map(|g| {
+                g.iter()
+                    .map(|(id, c)| (id.clone(), c.addr.clone(), c.language.clone(), c.version))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,91 @@
+//! REGISTER_BROKER / UNREGISTER_BROKER to every NameServer (wire doc §9).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
+
+use super::topic_config::{TopicConfigSerializeWrapper, PERM_READ, PERM_WRITE};
+use super::BrokerInner;
+
+/// How long one NameServer may take to answer a registration.
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The RegisterBrokerBody: every topic and the table's data version. When the broker
+/// itself is not read-write, each topic's perm is capped by the broker permission.
+pub fn register_body(inner: &BrokerInner) -> String {
+    let mut wrapper: TopicConfigSerializeWrapper = inner.topics.snapshot();
+    let broker_perm = inner.config.broker_permission;
+    if broker_perm & (PERM_READ | PERM_WRITE) != PERM_READ | PERM_WRITE {
+        for t in wrapper.topic_config_table.values_mut() {
+            t.perm &= broker_perm;
+        }
+    }
+    let body = serde_json::json!({
+        "filterServerList": [],
+        "topicConfigSerializeWrapper": wrapper,
+    });
+    body.to_string()
+}
+
+fn common_fields(inner: &BrokerInner) -> HashMap<String, String> {
+    let cfg = &inner.config;
+    let mut ext = HashMap::new();
+    ext.insert("brokerName".to_string(), cfg.broker_name.clone());
+    ext.insert("brokerAddr".to_string(), inner.broker_addr());
+    ext.insert("clusterName".to_string(), cfg.broker_cluster_name.clone());
+    ext.insert("brokerId".to_string(), cfg.broker_id.to_string());
+    ext
+}
+
+/// Registers with every NameServer concurrently; failures are logged (the next period
+/// retries). Returns once every NameServer answered or timed out.
+pub async fn register_all(inner: &BrokerInner) {
+    let body = register_body(inner);
+    let crc = (crc32fast::hash(body.as_bytes()) & 0x7FFF_FFFF) as i32;
+    let mut ext = common_fields(inner);
+    let ha = format!(
+        "{}:{}",
+        inner.config.broker_ip1, inner.config.ha_listen_port
+    );
+    ext.insert("haServerAddr".to_string(), ha);
+    ext.insert("compressed".to_string(), "false".to_string());
+    ext.insert("bodyCrc32".to_string(), crc.to_string());
+    let calls = inner.config.namesrv_addr.iter().map(|addr| {
+        let req = RemotingCommand::new_request(RequestCode::RegisterBroker, ext.clone())
+            .with_body(body.clone().into_bytes());
+        async move {
+            match inner
+                .namesrv_client
+                .invoke(addr, req, REGISTER_TIMEOUT)
+                .await
+            {
+                Ok(resp) if resp.code == i32::from(ResponseCode::Success) => {
+                    tracing::debug!(namesrv = %addr, "registered")
+                }
+                Ok(resp) => tracing::warn!(namesrv = %addr, code = resp.code,
+                    remark = ?resp.remark, "register refused"),
+                Err(e) => tracing::warn!(namesrv = %addr, error = %e, "register failed"),
+            }
+        }
+    });
+    futures::future::join_all(calls).await;
+}
+
+/// UNREGISTER_BROKER to every NameServer (shutdown).
+pub async fn unregister_all(inner: &BrokerInner) {
+    let ext = common_fields(inner);
+    let calls = inner.config.namesrv_addr.iter().map(|addr| {
+        let req = RemotingCommand::new_request(RequestCode::UnregisterBroker, ext.clone());
+        async move {
+            if let Err(e) = inner
+                .namesrv_client
+                .invoke(addr, req, REGISTER_TIMEOUT)
+                .await
+            {
+                tracing::warn!(namesrv = %addr, error = %e, "unregister failed");
+            }
+        }
+    });
+    futures::future::join_all(calls).await;
+}
