@@ -90,6 +90,8 @@ pub(crate) struct Inner {
     /// sticky: a CommitLog flush failed, no more acks
     pub flush_failed: AtomicBool,
     pub dispatcher: OnceLock<Thread>,
+    /// test/bench hook: the dispatcher thread idles while set
+    pub dispatch_paused: AtomicBool,
     pub probe: RwLock<Arc<dyn RetentionProbe>>,
     lock_file: Mutex<Option<File>>,
 }
@@ -251,6 +253,7 @@ impl MessageStore {
             stopping: AtomicBool::new(false),
             flush_failed: AtomicBool::new(false),
             dispatcher: OnceLock::new(),
+            dispatch_paused: AtomicBool::new(false),
             probe: RwLock::new(Arc::new(SystemProbe)),
             lock_file: Mutex::new(Some(lock_file)),
         });
@@ -338,6 +341,12 @@ impl MessageStore {
     /// The flusher sleeps this long before each flush.
     pub fn debug_set_flush_stall_ms(&self, ms: u64) {
         self.inner.flush.stall_ms.store(ms, Ordering::Release);
+    }
+
+    /// Pauses or resumes the dispatcher thread (benchmarks).
+    pub fn debug_pause_dispatch(&self, paused: bool) {
+        self.inner.dispatch_paused.store(paused, Ordering::Release);
+        self.inner.wake_dispatcher();
     }
 
     /// Blocks until the dispatcher has caught up with the CommitLog (tests).

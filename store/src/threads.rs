@@ -30,7 +30,7 @@ fn every(inner: &Inner, interval: Duration, mut f: impl FnMut()) {
 
 fn dispatch_loop(inner: &Inner) {
     while !inner.stopping.load(Ordering::Acquire) {
-        if inner.dispatch_available() == 0 {
+        if inner.dispatch_paused.load(Ordering::Acquire) || inner.dispatch_available() == 0 {
             // Appends unpark us; the timeout is only a safety net.
             std::thread::park_timeout(Duration::from_millis(20));
         }
