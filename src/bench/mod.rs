@@ -1,0 +1,155 @@
+//! `mqbench`: a load generator for any RocketMQ-compatible cluster. It speaks only the
+//! remoting protocol (NameServer routes, SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE, PULL_MESSAGE),
+//! prints a progress line per second, then TPS, MB/s and latency percentiles.
+
+mod consume;
+mod histogram;
+mod payload;
+mod produce;
+mod report;
+mod route;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+pub use histogram::Histogram;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mqbench",
+    version,
+    about = "Load generator for RocketMQ-compatible brokers"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub mode: Mode,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Mode {
+    /// Send sequence-stamped messages as fast as allowed.
+    Produce(Options),
+    /// Read a topic from its oldest offsets; check sequence numbers for gaps and duplicates.
+    Consume(Options),
+    /// Produce and consume together; report end-to-end latency.
+    E2e(Options),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct Options {
+    /// NameServer address, host:port.
+    #[arg(short = 'n', long = "namesrv", default_value = "127.0.0.1:9876")]
+    pub namesrv: String,
+    /// Topic (created on the first send when the broker allows auto-creation).
+    #[arg(short = 't', long, default_value = "BenchmarkTest")]
+    pub topic: String,
+    /// Body size in bytes (at least the 28-byte sequence stamp).
+    #[arg(short = 's', long, default_value_t = 1024)]
+    pub size: usize,
+    /// TCP connections (producer).
+    #[arg(short = 'c', long, default_value_t = 4)]
+    pub connections: usize,
+    /// Requests in flight per connection (producer).
+    #[arg(short = 'k', long = "in-flight", default_value_t = 32)]
+    pub in_flight: usize,
+    /// Messages per request (SEND_BATCH_MESSAGE when above 1).
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Stop after this many messages.
+    #[arg(long)]
+    pub messages: Option<u64>,
+    /// Stop after this many seconds (default 10 when --messages is not given).
+    #[arg(long = "duration")]
+    pub duration_s: Option<u64>,
+    /// Limit the producer to this many messages per second.
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// Producer / consumer group name.
+    #[arg(short = 'g', long, default_value = "mqbench")]
+    pub group: String,
+    /// Per-request timeout in milliseconds.
+    #[arg(long = "timeout-ms", default_value_t = 3000)]
+    pub timeout_ms: u64,
+}
+
+impl Options {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// When a producer stops, and how fast it may go.
+pub(crate) struct Limits {
+    messages: Option<u64>,
+    deadline: Option<Instant>,
+    rate: Option<u64>,
+    start: Instant,
+}
+
+impl Limits {
+    fn from_options(o: &Options) -> Self {
+        let start = Instant::now();
+        let duration_s = match (o.messages, o.duration_s) {
+            (None, None) => Some(10),
+            (_, d) => d,
+        };
+        Limits {
+            messages: o.messages,
+            deadline: duration_s.map(|s| start + Duration::from_secs(s)),
+            rate: o.rate.filter(|&r| r > 0),
+            start,
+        }
+    }
+
+    /// Whether the messages from `first_seq` may be sent; waits for their turn under `--rate`.
+    async fn admit(&self, first_seq: u64, _batch: u64) -> bool {
+        if self.messages.is_some_and(|n| first_seq >= n) {
+            return false;
+        }
+        if let Some(rate) = self.rate {
+            let due = self.start + Duration::from_secs_f64(first_seq as f64 / rate as f64);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        self.deadline.is_none_or(|d| Instant::now() < d)
+    }
+}
+
+/// Runs one mode to completion; the error is one readable line.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    match cli.mode {
+        Mode::Produce(opts) => produce::run(opts).await.map(|_| ()),
+        Mode::Consume(opts) => consume::run(opts).await,
+        Mode::E2e(opts) => e2e(opts).await,
+    }
+}
+
+async fn e2e(opts: Options) -> Result<(), String> {
+    produce::warm_up(&opts).await?;
+    let consumer = consume::Consumer::new(
+        Options {
+            messages: None,
+            duration_s: None,
+            ..opts.clone()
+        },
+        consume::StartAt::Newest,
+    );
+    let pulling = tokio::spawn(consumer.clone().consume());
+    // Let every pull loop fetch its start offset before the first timed send.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let e2e_progress = report::Progress::start("e2e", consumer.counters.clone());
+    let started = Instant::now();
+    let sent = produce::run(opts).await?;
+    let sent_ok = sent.ok.load(Relaxed);
+    let drain_until = Instant::now() + Duration::from_secs(5);
+    while consumer.received() < sent_ok && Instant::now() < drain_until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    consumer.stop.store(true, Relaxed);
+    let _ = pulling.await;
+    e2e_progress.finish();
+    report::summary("end-to-end", &consumer.counters, started.elapsed());
+    consumer.print_check();
+    Ok(())
+}
