@@ -57,8 +57,13 @@ pub const PROPERTY_DELAY: &str = "DELAY";
 /// The schedule topic whose tag code is a due time.
 pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 
-const NAME_VALUE_SEPARATOR: char = '\u{1}';
-const PROPERTY_SEPARATOR: char = '\u{2}';
+mod msg_id;
+mod properties;
+
+pub use msg_id::{decode_offset_msg_id, offset_msg_id};
+pub use properties::{
+    encode_properties, find_property, iter_properties, java_string_hash, parse_properties, tag_code,
+};
 
 /// One message to append (the broker has already decided topic, queue and properties).
 #[derive(Clone, Debug)]
@@ -203,65 +208,7 @@ pub fn body_crc(body: &[u8]) -> u32 {
     crc32c::crc32c(body) & 0x7FFF_FFFF
 }
 
-/// Java's `String.hashCode` (over UTF-16 code units). "TagA" -> 2598919.
-pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
-}
-
-/// ConsumeQueue tag code of a TAGS value: Java hash sign-extended; 0 for no tags.
-pub fn tag_code(tags: &str) -> i64 {
-    if tags.is_empty() {
-        0
-    } else {
-        i64::from(java_string_hash(tags))
-    }
-}
-
-/// Parses properties with Java's lenient rules: empty names/values are dropped, later
-/// duplicates replace earlier ones.
-pub fn parse_properties(s: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for (k, v) in iter_properties(s) {
-        match out.iter_mut().find(|(ok, _)| ok == k) {
-            Some(slot) => slot.1 = v.to_string(),
-            None => out.push((k.to_string(), v.to_string())),
-        }
-    }
-    out
-}
-
-/// Iterates name/value pairs without allocating (Java's parsing rules).
-pub fn iter_properties(s: &str) -> impl Iterator<Item = (&str, &str)> {
-    s.split(PROPERTY_SEPARATOR).filter_map(|seg| {
-        let (k, v) = seg.split_once(NAME_VALUE_SEPARATOR)?;
-        (!k.is_empty() && !v.is_empty()).then_some((k, v))
-    })
-}
-
-/// One property by name, last occurrence wins.
-pub fn find_property<'a>(s: &'a str, name: &str) -> Option<&'a str> {
-    iter_properties(s)
-        .filter(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .last()
-}
-
-/// Serialises properties: `k\u0001v` joined by `\u0002`, no trailing separator.
-pub fn encode_properties(p: &[(String, String)]) -> String {
-    let mut out = String::new();
-    for (i, (k, v)) in p.iter().enumerate() {
-        if i > 0 {
-            out.push(PROPERTY_SEPARATOR);
-        }
-        out.push_str(k);
-        out.push(NAME_VALUE_SEPARATOR);
-        out.push_str(v);
-    }
-    out
-}
-
-fn push_host(buf: &mut Vec<u8>, addr: &SocketAddr) {
+pub(crate) fn push_host(buf: &mut Vec<u8>, addr: &SocketAddr) {
     match addr.ip() {
         IpAddr::V4(ip) => buf.extend_from_slice(&ip.octets()),
         IpAddr::V6(ip) => buf.extend_from_slice(&ip.octets()),
@@ -275,49 +222,6 @@ fn host_len(addr: &SocketAddr) -> usize {
     } else {
         20
     }
-}
-
-/// Offset message id: store host + port + physical offset, uppercase hex.
-pub fn offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
-    let mut raw = Vec::with_capacity(28);
-    push_host(&mut raw, &store_host);
-    raw.extend_from_slice(&physical_offset.to_be_bytes());
-    let mut out = String::with_capacity(raw.len() * 2);
-    for b in raw {
-        out.push(hex_digit(b >> 4));
-        out.push(hex_digit(b & 0xF));
-    }
-    out
-}
-
-fn hex_digit(n: u8) -> char {
-    char::from_digit(u32::from(n), 16).map_or('0', |c| c.to_ascii_uppercase())
-}
-
-/// Decodes a 32-char (IPv4) or 56-char (IPv6) offset message id.
-pub fn decode_offset_msg_id(id: &str) -> Option<(SocketAddr, i64)> {
-    let bytes = id.as_bytes();
-    if !bytes.len().is_multiple_of(2) {
-        return None;
-    }
-    let raw: Vec<u8> = bytes
-        .chunks_exact(2)
-        .map(|p| {
-            Some(
-                (char::from(*p.first()?).to_digit(16)? * 16
-                    + char::from(*p.get(1)?).to_digit(16)?) as u8,
-            )
-        })
-        .collect::<Option<_>>()?;
-    let mut r = Reader { buf: &raw, pos: 0 };
-    let ip: IpAddr = match raw.len() {
-        16 => IpAddr::V4(Ipv4Addr::from(r.array::<4>().ok()?)),
-        28 => IpAddr::V6(Ipv6Addr::from(r.array::<16>().ok()?)),
-        _ => return None,
-    };
-    let port = u16::try_from(r.i32().ok()?).ok()?;
-    let offset = r.i64().ok()?;
-    Some((SocketAddr::new(ip, port), offset))
 }
 
 /// Checks a topic name against `[%|a-zA-Z0-9_-]{1,127}`.
@@ -560,5 +464,4 @@ pub fn decode_records(mut buf: &[u8]) -> Result<Vec<DecodedRecord<'_>>, RecordEr
 }
 
 #[cfg(test)]
-#[path = "message_tests.rs"]
 mod tests;

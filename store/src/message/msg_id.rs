@@ -1,0 +1,48 @@
+//! Offset message ids: store host + port + physical offset as uppercase hex (wire doc §5.8).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use super::{push_host, Reader};
+
+/// Offset message id: store host + port + physical offset, uppercase hex.
+pub fn offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
+    let mut raw = Vec::with_capacity(28);
+    push_host(&mut raw, &store_host);
+    raw.extend_from_slice(&physical_offset.to_be_bytes());
+    let mut out = String::with_capacity(raw.len() * 2);
+    for b in raw {
+        out.push(hex_digit(b >> 4));
+        out.push(hex_digit(b & 0xF));
+    }
+    out
+}
+
+fn hex_digit(n: u8) -> char {
+    char::from_digit(u32::from(n), 16).map_or('0', |c| c.to_ascii_uppercase())
+}
+
+/// Decodes a 32-char (IPv4) or 56-char (IPv6) offset message id.
+pub fn decode_offset_msg_id(id: &str) -> Option<(SocketAddr, i64)> {
+    let bytes = id.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    let raw: Vec<u8> = bytes
+        .chunks_exact(2)
+        .map(|p| {
+            Some(
+                (char::from(*p.first()?).to_digit(16)? * 16
+                    + char::from(*p.get(1)?).to_digit(16)?) as u8,
+            )
+        })
+        .collect::<Option<_>>()?;
+    let mut r = Reader { buf: &raw, pos: 0 };
+    let ip: IpAddr = match raw.len() {
+        16 => IpAddr::V4(Ipv4Addr::from(r.array::<4>().ok()?)),
+        28 => IpAddr::V6(Ipv6Addr::from(r.array::<16>().ok()?)),
+        _ => return None,
+    };
+    let port = u16::try_from(r.i32().ok()?).ok()?;
+    let offset = r.i64().ok()?;
+    Some((SocketAddr::new(ip, port), offset))
+}
