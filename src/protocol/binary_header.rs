@@ -54,7 +54,10 @@ impl<'a> Cursor<'a> {
 }
 
 pub(super) fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
-    let mut c = Cursor { buf: header, pos: 0 };
+    let mut c = Cursor {
+        buf: header,
+        pos: 0,
+    };
     let code = i32::from(c.i16("code")?);
     let [lang] = c.array::<1>("language")?;
     let version = i32::from(c.i16("version")?);

@@ -186,15 +186,22 @@ impl RemotingCommand {
 
     /// Decodes a frame: `frame` is everything after the length word.
     pub fn decode_frame(frame: Bytes) -> Result<Self, ProtocolError> {
-        let word_bytes: [u8; 4] = frame
-            .get(..4)
-            .and_then(|s| s.try_into().ok())
-            .ok_or(ProtocolError::Truncated { need: 4, have: frame.len() })?;
+        let word_bytes: [u8; 4] =
+            frame
+                .get(..4)
+                .and_then(|s| s.try_into().ok())
+                .ok_or(ProtocolError::Truncated {
+                    need: 4,
+                    have: frame.len(),
+                })?;
         let word = u32::from_be_bytes(word_bytes);
         let header_len = (word & 0x00FF_FFFF) as usize;
         let available = frame.len() - 4;
         if header_len > available {
-            return Err(ProtocolError::HeaderTooLong { header_len, available });
+            return Err(ProtocolError::HeaderTooLong {
+                header_len,
+                available,
+            });
         }
         let header = frame.get(4..4 + header_len).unwrap_or_default();
         let mut cmd = match (word >> 24) as u8 {
@@ -216,7 +223,10 @@ impl RemotingCommand {
             SerializeType::RocketMq => binary_header::encode(self, dst),
         }
         let header_len = dst.len() - start - 8;
-        debug_assert!(header_len <= MAX_HEADER_BYTES, "header of {header_len} bytes");
+        debug_assert!(
+            header_len <= MAX_HEADER_BYTES,
+            "header of {header_len} bytes"
+        );
         dst.extend_from_slice(&self.body);
         let total = (dst.len() - start - 4) as u32;
         let word = ((self.serialize_type as u32) << 24) | (header_len as u32 & 0x00FF_FFFF);

@@ -9,18 +9,19 @@ use serde::Deserialize;
 
 use super::command::{LanguageCode, RemotingCommand, SerializeType};
 use super::error::ProtocolError;
+use super::lenient::de_i32;
 
 #[derive(Deserialize)]
 struct JsonHeaderIn {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_i32")]
     code: i32,
     #[serde(default)]
     language: Option<LanguageIn>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_i32")]
     version: i32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_i32")]
     opaque: i32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_i32")]
     flag: i32,
     #[serde(default)]
     remark: Option<String>,

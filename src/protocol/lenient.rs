@@ -31,9 +31,7 @@ enum Ctx {
 /// Rewrites unquoted numeric keys and object keys into JSON string keys; strings and values
 /// are left untouched. Returns the input itself when nothing needed quoting.
 pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
-    if !needs_quoting(input) {
-        return Cow::Borrowed(input);
-    }
+    let mut changed = false;
     let mut out = Vec::with_capacity(input.len() + 16);
     let mut stack: Vec<Ctx> = Vec::new();
     let mut expect_key = false;
@@ -56,6 +54,7 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
             if let Ok(quoted) = serde_json::to_vec(text.as_ref()) {
                 out.extend_from_slice(&quoted);
             }
+            changed = true;
             i = end;
             expect_key = false;
             continue;
@@ -82,29 +81,11 @@ pub fn quote_bare_keys(input: &[u8]) -> Cow<'_, [u8]> {
         out.push(b);
         i += 1;
     }
-    Cow::Owned(out)
-}
-
-/// Cheap check: does any `{` or `,` outside strings precede something other than `"`/`}`/`]`?
-fn needs_quoting(input: &[u8]) -> bool {
-    let mut i = 0;
-    let mut after_sep = false;
-    while let Some(&b) = input.get(i) {
-        match b {
-            b'"' => {
-                after_sep = false;
-                i = string_end(input, i);
-                continue;
-            }
-            b'{' | b',' => after_sep = true,
-            _ if b.is_ascii_whitespace() => {}
-            b'}' | b']' => after_sep = false,
-            _ if after_sep => return true,
-            _ => {}
-        }
-        i += 1;
+    if changed {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(input)
     }
-    false
 }
 
 /// Index just past the string literal starting at `start` (a `"`).
@@ -168,10 +149,9 @@ pub fn unquote_numeric_keys(json: &[u8]) -> Vec<u8> {
                 let lit = json.get(i..end).unwrap_or_default();
                 let inner = lit.get(1..lit.len().saturating_sub(1)).unwrap_or_default();
                 let numeric = !inner.is_empty()
-                    && inner
-                        .iter()
-                        .enumerate()
-                        .all(|(k, c)| c.is_ascii_digit() || (k == 0 && *c == b'-' && inner.len() > 1));
+                    && inner.iter().enumerate().all(|(k, c)| {
+                        c.is_ascii_digit() || (k == 0 && *c == b'-' && inner.len() > 1)
+                    });
                 if expect_key && stack.last() == Some(&Ctx::Object) && numeric {
                     out.extend_from_slice(inner);
                 } else {
@@ -228,7 +208,9 @@ impl Visitor<'_> for LenientI64 {
         if t.is_empty() {
             return Ok(None);
         }
-        t.parse().map(Some).map_err(|_| E::custom(format!("not a number: {v:?}")))
+        t.parse()
+            .map(Some)
+            .map_err(|_| E::custom(format!("not a number: {v:?}")))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(None)

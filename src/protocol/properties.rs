@@ -133,6 +133,9 @@ mod tests {
     #[test]
     fn round_trip_simple() {
         let text = to_properties_text([("a", "1"), ("b", "x y")]);
-        assert_eq!(parse_properties(&text), vec![("a".into(), "1".into()), ("b".into(), "x y".into())]);
+        assert_eq!(
+            parse_properties(&text),
+            vec![("a".into(), "1".into()), ("b".into(), "x y".into())]
+        );
     }
 }

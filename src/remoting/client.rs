@@ -77,7 +77,10 @@ pub struct RemotingClient {
 impl RemotingClient {
     pub fn new(config: ClientConfig) -> Self {
         RemotingClient {
-            inner: Arc::new(Inner { config, slots: parking_lot::Mutex::new(HashMap::new()) }),
+            inner: Arc::new(Inner {
+                config,
+                slots: parking_lot::Mutex::new(HashMap::new()),
+            }),
         }
     }
 
@@ -98,8 +101,13 @@ impl RemotingClient {
                 conn.pending.remove(opaque);
                 return Err(RemotingError::ConnectionClosed(addr.to_owned()));
             }
-            let guard = RemoveOnDrop { pending: &conn.pending, opaque };
-            let resp = rx.await.map_err(|_| RemotingError::ConnectionClosed(addr.to_owned()));
+            let guard = RemoveOnDrop {
+                pending: &conn.pending,
+                opaque,
+            };
+            let resp = rx
+                .await
+                .map_err(|_| RemotingError::ConnectionClosed(addr.to_owned()));
             std::mem::forget(guard);
             resp
         };
@@ -134,7 +142,13 @@ impl RemotingClient {
     }
 
     async fn connection(&self, addr: &str) -> Result<Arc<Conn>, RemotingError> {
-        let slot = self.inner.slots.lock().entry(addr.to_owned()).or_default().clone();
+        let slot = self
+            .inner
+            .slots
+            .lock()
+            .entry(addr.to_owned())
+            .or_default()
+            .clone();
         let mut guard = slot.lock().await;
         if let Some(conn) = guard.as_ref().filter(|c| !c.is_closed()) {
             return Ok(conn.clone());
@@ -149,7 +163,12 @@ impl RemotingClient {
         let stream = match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(addr)).await
         {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(RemotingError::Connect { addr: addr.to_owned(), source: e }),
+            Ok(Err(e)) => {
+                return Err(RemotingError::Connect {
+                    addr: addr.to_owned(),
+                    source: e,
+                })
+            }
             Err(_) => return Err(RemotingError::ConnectTimeout(addr.to_owned())),
         };
         let _ = stream.set_nodelay(true);
@@ -169,7 +188,11 @@ impl RemotingClient {
             reader.run().await;
             let _ = closed_tx.send(true);
         });
-        Ok(Conn { tx, pending, closed: closed_rx })
+        Ok(Conn {
+            tx,
+            pending,
+            closed: closed_rx,
+        })
     }
 }
 

@@ -27,7 +27,9 @@ pub struct FrameCodec {
 
 impl Default for FrameCodec {
     fn default() -> Self {
-        FrameCodec { max_frame_bytes: DEFAULT_MAX_FRAME_BYTES }
+        FrameCodec {
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+        }
     }
 }
 
@@ -49,7 +51,10 @@ impl FrameCodec {
         }
         let total = len as usize + 4;
         if total > self.max_frame_bytes {
-            return Err(ProtocolError::FrameTooLarge { len: total, max: self.max_frame_bytes });
+            return Err(ProtocolError::FrameTooLarge {
+                len: total,
+                max: self.max_frame_bytes,
+            });
         }
         Ok(Some(total))
     }

@@ -142,7 +142,10 @@ impl ConnectionContext {
             Ok(Err(_)) => Err(RemotingError::ConnectionClosed(peer)),
             Err(_) => {
                 self.pending.remove(opaque);
-                Err(RemotingError::Timeout { addr: peer, timeout_ms: timeout.as_millis() })
+                Err(RemotingError::Timeout {
+                    addr: peer,
+                    timeout_ms: timeout.as_millis(),
+                })
             }
         }
     }

@@ -10,7 +10,10 @@ pub enum RemotingError {
     #[error("invalid address {0:?}")]
     InvalidAddr(String),
     #[error("connect to {addr} failed: {source}")]
-    Connect { addr: String, source: std::io::Error },
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("connect to {0} timed out")]
     ConnectTimeout(String),
     #[error("request to {addr} timed out after {timeout_ms} ms")]

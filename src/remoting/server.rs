@@ -119,7 +119,13 @@ impl RemotingServer {
             shutdown: shutdown_rx,
         });
         let accept_task = tokio::spawn(accept_loop(listener, shared, drain_tx));
-        Ok(RemotingServer { local_addr, shutdown_tx, accept_task, drained, grace })
+        Ok(RemotingServer {
+            local_addr,
+            shutdown_tx,
+            accept_task,
+            drained,
+            grace,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -131,7 +137,10 @@ impl RemotingServer {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
-        if tokio::time::timeout(self.grace, self.drained.recv()).await.is_err() {
+        if tokio::time::timeout(self.grace, self.drained.recv())
+            .await
+            .is_err()
+        {
             tracing::warn!("remoting server: connections still busy after shutdown grace");
         }
     }
@@ -171,7 +180,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, drain: mpsc::Se
 
 async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
-    let Ok(local) = stream.local_addr() else { return };
+    let Ok(local) = stream.local_addr() else {
+        return;
+    };
     let (rd, wr) = stream.into_split();
     let cfg = &shared.config;
     let (tx, rx) = mpsc::channel(cfg.send_queue_capacity.max(1));
@@ -259,7 +270,15 @@ async fn read_loop(
                 Err(e) => return Close::Io(e.to_string()),
             },
             _ = tokio::time::sleep_until(deadline) => {
-                return if frame_started.is_some() { Close::SlowFrame } else { Close::Idle };
+                if frame_started.is_some() {
+                    return Close::SlowFrame;
+                }
+                // Not idle while a request of this connection is still being processed.
+                if in_flight.available_permits() < cfg.max_in_flight_per_connection.max(1) {
+                    last_frame = Instant::now();
+                    continue;
+                }
+                return Close::Idle;
             }
             _ = shutdown.wait_for(|s| *s) => return Close::Shutdown,
         }

@@ -320,7 +320,9 @@ impl TopicStatsTable {
 
     pub fn decode(body: &[u8]) -> Result<Self, crate::protocol::BodyError> {
         let v: serde_json::Value = crate::protocol::lenient::from_slice(body)?;
-        Ok(TopicStatsTable { offset_table: parse_mq_map(v.get("offsetTable"))? })
+        Ok(TopicStatsTable {
+            offset_table: parse_mq_map(v.get("offsetTable"))?,
+        })
     }
 }
 
@@ -330,13 +332,26 @@ mod tests {
 
     #[test]
     fn consume_stats_fastjson_round_trip() {
-        let mut s = ConsumeStats { consume_tps: 1.5, ..Default::default() };
+        let mut s = ConsumeStats {
+            consume_tps: 1.5,
+            ..Default::default()
+        };
         s.offset_table.insert(
-            MessageQueue { broker_name: "b".into(), queue_id: 1, topic: "t".into() },
-            OffsetWrapper { broker_offset: 10, consumer_offset: 7, last_timestamp: 3 },
+            MessageQueue {
+                broker_name: "b".into(),
+                queue_id: 1,
+                topic: "t".into(),
+            },
+            OffsetWrapper {
+                broker_offset: 10,
+                consumer_offset: 7,
+                last_timestamp: 3,
+            },
         );
         let out = s.encode_fastjson();
-        assert!(out.starts_with(br#"{"consumeTps":1.5,"offsetTable":{{"brokerName":"b","queueId":1,"topic":"t"}:"#));
+        assert!(out.starts_with(
+            br#"{"consumeTps":1.5,"offsetTable":{{"brokerName":"b","queueId":1,"topic":"t"}:"#
+        ));
         assert_eq!(ConsumeStats::decode(&out).unwrap(), s);
     }
 

@@ -101,9 +101,17 @@ pub struct ConsumerData {
 pub struct HeartbeatData {
     #[serde(rename = "clientID", default)]
     pub client_id: String,
-    #[serde(rename = "consumerDataSet", default, deserialize_with = "de_null_default")]
+    #[serde(
+        rename = "consumerDataSet",
+        default,
+        deserialize_with = "de_null_default"
+    )]
     pub consumer_data_set: Vec<ConsumerData>,
-    #[serde(rename = "producerDataSet", default, deserialize_with = "de_null_default")]
+    #[serde(
+        rename = "producerDataSet",
+        default,
+        deserialize_with = "de_null_default"
+    )]
     pub producer_data_set: Vec<ProducerData>,
 }
 
@@ -122,7 +130,10 @@ mod tests {
         let c = &hb.consumer_data_set[0];
         assert_eq!(c.consume_type, ConsumeType::ConsumePassively);
         assert_eq!(c.message_model, MessageModel::Clustering);
-        assert_eq!(c.consume_from_where, ConsumeFromWhere::ConsumeFromLastOffset);
+        assert_eq!(
+            c.consume_from_where,
+            ConsumeFromWhere::ConsumeFromLastOffset
+        );
         let s = &c.subscription_data_set[0];
         assert_eq!(s.sub_version, 1_700_000_000_000);
         assert_eq!(s.expression_type, "TAG");
@@ -137,7 +148,8 @@ mod tests {
 
     #[test]
     fn bad_enum_is_an_error() {
-        let body = br#"{"consumerDataSet":[{"consumeFromWhere":99,"consumeType":1,"messageModel":1}]}"#;
+        let body =
+            br#"{"consumerDataSet":[{"consumeFromWhere":99,"consumeType":1,"messageModel":1}]}"#;
         assert!(HeartbeatData::decode(body).is_err());
     }
 }

@@ -20,7 +20,11 @@ const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
 pub struct DataVersion {
     #[serde(default, deserialize_with = "de_i64")]
     pub counter: i64,
-    #[serde(default, deserialize_with = "de_opt_i64", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de_opt_i64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub state_version: Option<i64>,
     #[serde(default, deserialize_with = "de_i64")]
     pub timestamp: i64,
@@ -98,7 +102,10 @@ impl Default for TopicConfig {
 
 impl TopicConfig {
     pub fn new(name: impl Into<String>) -> Self {
-        TopicConfig { topic_name: name.into(), ..Default::default() }
+        TopicConfig {
+            topic_name: name.into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -165,7 +172,10 @@ impl RegisterBrokerBody {
             );
             put_chunk(&mut raw, line.as_bytes());
         }
-        put_chunk(&mut raw, &serde_json::to_vec(&self.filter_server_list).unwrap_or_default());
+        put_chunk(
+            &mut raw,
+            &serde_json::to_vec(&self.filter_server_list).unwrap_or_default(),
+        );
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         // Writing into a Vec cannot fail.
         let _ = z.write_all(&raw);
@@ -278,7 +288,11 @@ mod tests {
         RegisterBrokerBody {
             filter_server_list: vec![],
             topic_config_serialize_wrapper: TopicConfigSerializeWrapper {
-                data_version: DataVersion { counter: 3, state_version: None, timestamp: 17 },
+                data_version: DataVersion {
+                    counter: 3,
+                    state_version: None,
+                    timestamp: 17,
+                },
                 topic_config_table: table,
             },
         }
@@ -288,7 +302,10 @@ mod tests {
     fn compressed_round_trip() {
         let b = body();
         let z = b.encode_compressed();
-        assert_eq!(RegisterBrokerBody::decode_register(&z, true, 409).unwrap(), b);
+        assert_eq!(
+            RegisterBrokerBody::decode_register(&z, true, 409).unwrap(),
+            b
+        );
     }
 
     #[test]
@@ -299,8 +316,14 @@ mod tests {
     #[test]
     fn json_round_trip_and_old_bare_wrapper() {
         let b = body();
-        assert_eq!(RegisterBrokerBody::decode_register(&b.encode(), false, 409).unwrap(), b);
+        assert_eq!(
+            RegisterBrokerBody::decode_register(&b.encode(), false, 409).unwrap(),
+            b
+        );
         let bare = b.topic_config_serialize_wrapper.encode();
-        assert_eq!(RegisterBrokerBody::decode_register(&bare, false, 10).unwrap(), b);
+        assert_eq!(
+            RegisterBrokerBody::decode_register(&bare, false, 10).unwrap(),
+            b
+        );
     }
 }

@@ -38,7 +38,10 @@ pub trait FieldType: Sized {
 }
 
 fn invalid(field: &'static str, text: &str) -> HeaderError {
-    HeaderError::Invalid { field, value: text.chars().take(64).collect() }
+    HeaderError::Invalid {
+        field,
+        value: text.chars().take(64).collect(),
+    }
 }
 
 impl FieldType for String {

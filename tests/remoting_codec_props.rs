@@ -1,0 +1,151 @@
+//! Property tests: both header serializations round-trip, and no byte string makes the
+//! decoder panic (wire doc §1.1–§1.4).
+
+use std::collections::HashMap;
+
+use bytes::{Bytes, BytesMut};
+use ferrumq::protocol::*;
+use ferrumq::remoting::FrameCodec;
+use proptest::prelude::*;
+use tokio_util::codec::Decoder;
+
+fn language() -> impl Strategy<Value = LanguageCode> {
+    (0u8..14).prop_map(LanguageCode::from_code)
+}
+
+fn command(st: SerializeType) -> impl Strategy<Value = RemotingCommand> {
+    (
+        (i16::MIN as i32..=i16::MAX as i32),
+        language(),
+        (i16::MIN as i32..=i16::MAX as i32),
+        any::<i32>(),
+        0i32..4,
+        proptest::option::of("\\PC{1,40}"),
+        proptest::collection::hash_map("[a-zA-Z_]{1,12}", "\\PC{0,30}", 0..8),
+        proptest::collection::vec(any::<u8>(), 0..64),
+    )
+        .prop_map(move |(code, language, version, opaque, flag, remark, ext, body)| {
+            RemotingCommand {
+                code,
+                language,
+                version,
+                opaque,
+                flag,
+                remark,
+                ext_fields: ext,
+                body: Bytes::from(body),
+                serialize_type: st,
+            }
+        })
+}
+
+fn round_trip(cmd: &RemotingCommand) -> RemotingCommand {
+    let mut buf = BytesMut::new();
+    cmd.encode(&mut buf);
+    let mut codec = FrameCodec::default();
+    let out = codec.decode(&mut buf).unwrap().unwrap().unwrap();
+    assert!(buf.is_empty());
+    out
+}
+
+proptest! {
+    #[test]
+    fn json_round_trip(cmd in command(SerializeType::Json)) {
+        prop_assert_eq!(round_trip(&cmd), cmd);
+    }
+
+    #[test]
+    fn binary_round_trip(cmd in command(SerializeType::RocketMq)) {
+        prop_assert_eq!(round_trip(&cmd), cmd);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = RemotingCommand::decode_frame(Bytes::from(bytes.clone()));
+        let mut buf = BytesMut::from(&bytes[..]);
+        let mut codec = FrameCodec::new(1024);
+        while let Ok(Some(_)) = codec.decode(&mut buf) {}
+    }
+
+    #[test]
+    fn corrupted_frames_never_panic(
+        cmd in command(SerializeType::RocketMq),
+        pos in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let full = cmd.encode_to_bytes();
+        let mut frame = full.slice(4..).to_vec();
+        let i = pos.index(frame.len());
+        frame[i] = byte;
+        let _ = RemotingCommand::decode_frame(Bytes::from(frame));
+    }
+
+    #[test]
+    fn send_header_v1_and_v2_agree(
+        group in "[a-zA-Z]{1,10}", topic in "[a-zA-Z%]{1,20}", queue_id in -1i32..64,
+        ts in any::<i64>(), batch in any::<bool>(), props in proptest::option::of("\\PC{0,20}"),
+    ) {
+        let h = SendMessageRequestHeader {
+            producer_group: group, topic, default_topic: "TBW102".into(),
+            default_topic_queue_nums: 4, queue_id, sys_flag: 0, born_timestamp: ts, flag: 0,
+            properties: props, reconsume_times: Some(0), unit_mode: false, batch,
+            max_reconsume_times: None, broker_name: None,
+        };
+        let v1 = RemotingCommand::new_request(RequestCode::SendMessage, HashMap::new()).with_header(&h);
+        let v2 = RemotingCommand::new_request(RequestCode::SendMessageV2, HashMap::new())
+            .with_header(&SendMessageRequestHeaderV2::from(h.clone()));
+        prop_assert!(v2.ext_fields.contains_key("b"));
+        prop_assert_eq!(SendMessageRequestHeader::decode(&round_trip(&v1)).unwrap(), h.clone());
+        prop_assert_eq!(SendMessageRequestHeader::decode(&round_trip(&v2)).unwrap(), h);
+    }
+}
+
+#[test]
+fn header_errors_name_the_field() {
+    let mut ext = HashMap::new();
+    ext.insert("topic".to_owned(), "T".to_owned());
+    let e = PullMessageRequestHeader::from_ext(&ext).unwrap_err();
+    assert_eq!(e.to_string(), "the custom field <consumerGroup> is null");
+    ext.insert("consumerGroup".into(), "g".into());
+    ext.insert("queueId".into(), "x1".into());
+    let e = PullMessageRequestHeader::from_ext(&ext).unwrap_err();
+    assert!(e.to_string().starts_with("invalid value for field <queueId>"), "{e}");
+
+    // V2 letters are reported under their long names.
+    let cmd = RemotingCommand::new_request(RequestCode::SendMessageV2, HashMap::new());
+    let e = SendMessageRequestHeader::decode(&cmd).unwrap_err();
+    assert_eq!(e.to_string(), "the custom field <producerGroup> is null");
+}
+
+#[test]
+fn json_header_leniency() {
+    let hdr = br#"{"code":105,"language":1,"version":"63","opaque":7,"flag":0,"extFields":{"n":5,"b":true,"s":"x","z":null},"unknownKey":[1,2]}"#;
+    let frame = |h: &[u8]| {
+        let mut f = (h.len() as u32).to_be_bytes().to_vec();
+        f.extend_from_slice(h);
+        Bytes::from(f)
+    };
+    // Numbers as numeric strings are accepted, as fastjson does.
+    assert_eq!(RemotingCommand::decode_frame(frame(hdr)).unwrap().version, 63);
+    assert!(RemotingCommand::decode_frame(frame(br#"{"code":"x"}"#)).is_err());
+    assert!(RemotingCommand::decode_frame(frame(b"{not json")).is_err());
+    let hdr = br#"{"code":105,"language":1,"version":63,"opaque":7,"flag":0,"extFields":{"n":5,"b":true,"s":"x","z":null},"unknownKey":[1,2]}
+  "#;
+    let cmd = RemotingCommand::decode_frame(frame(hdr)).unwrap();
+    assert_eq!(cmd.language, LanguageCode::Cpp);
+    assert_eq!(cmd.ext_fields["n"], "5");
+    assert_eq!(cmd.ext_fields["b"], "true");
+    assert!(!cmd.ext_fields.contains_key("z"));
+    assert_eq!(cmd.remark, None);
+}
+
+#[test]
+fn header_longer_than_frame_is_an_error() {
+    let mut f = Vec::new();
+    f.extend_from_slice(&100u32.to_be_bytes());
+    f.extend_from_slice(b"{}");
+    assert!(matches!(
+        RemotingCommand::decode_frame(Bytes::from(f)),
+        Err(ProtocolError::HeaderTooLong { header_len: 100, available: 2 })
+    ));
+}
