@@ -180,7 +180,8 @@ impl RemotingClient {
         let reader = Reader {
             frames: FramedRead::new(rd, FrameCodec::new(cfg.max_frame_bytes)),
             pending: pending.clone(),
-            tx: tx.clone(),
+            // Weak: dropping the last client handle must close the connection.
+            tx: tx.downgrade(),
             handler: cfg.push_handler.clone(),
             addr: addr.to_owned(),
         };
@@ -211,7 +212,7 @@ impl Drop for RemoveOnDrop<'_> {
 struct Reader {
     frames: FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec>,
     pending: Arc<Pending>,
-    tx: mpsc::Sender<RemotingCommand>,
+    tx: mpsc::WeakSender<RemotingCommand>,
     handler: Option<PushHandler>,
     addr: String,
 }
@@ -251,7 +252,9 @@ impl Reader {
             resp.opaque = opaque;
             resp.flag |= FLAG_RESPONSE;
             resp.serialize_type = st;
-            let _ = self.tx.try_send(resp);
+            if let Some(tx) = self.tx.upgrade() {
+                let _ = tx.try_send(resp);
+            }
         }
     }
 }
