@@ -28,7 +28,10 @@ fn register(name: &str, addr: &str, topic: &str) -> RemotingCommand {
     table.insert(topic.to_owned(), TopicConfig::new(topic));
     let body = RegisterBrokerBody {
         filter_server_list: vec![],
-        topic_config_serialize_wrapper: TopicConfigSerializeWrapper { data_version: DataVersion::default(), topic_config_table: table },
+        topic_config_serialize_wrapper: TopicConfigSerializeWrapper {
+            data_version: DataVersion::default(),
+            topic_config_table: table,
+        },
     };
     RemotingCommand::new_request(RequestCode::RegisterBroker, HashMap::new())
         .with_header(&RegisterBrokerRequestHeader {
@@ -44,7 +47,10 @@ fn register(name: &str, addr: &str, topic: &str) -> RemotingCommand {
 
 async fn route_code(c: &RemotingClient, ns: &str, topic: &str) -> ResponseCode {
     let r = RemotingCommand::new_request(RequestCode::GetRouteinfoByTopic, HashMap::new())
-        .with_header(&GetRouteInfoRequestHeader { topic: topic.into(), ..Default::default() });
+        .with_header(&GetRouteInfoRequestHeader {
+            topic: topic.into(),
+            ..Default::default()
+        });
     c.invoke(ns, r, T).await.unwrap().response_code()
 }
 
@@ -55,17 +61,37 @@ async fn silent_broker_expires_while_a_live_one_stays() {
     let addr = ns.local_addr().to_string();
     let silent = RemotingClient::new(ClientConfig::default());
     let live = RemotingClient::new(ClientConfig::default());
-    silent.invoke(&addr, register("silent", "10.0.0.9:10911", "Gone"), T).await.unwrap();
-    live.invoke(&addr, register("live", "10.0.0.8:10911", "Kept"), T).await.unwrap();
-    assert_eq!(route_code(&live, &addr, "Gone").await, ResponseCode::Success);
+    silent
+        .invoke(&addr, register("silent", "10.0.0.9:10911", "Gone"), T)
+        .await
+        .unwrap();
+    live.invoke(&addr, register("live", "10.0.0.8:10911", "Kept"), T)
+        .await
+        .unwrap();
+    assert_eq!(
+        route_code(&live, &addr, "Gone").await,
+        ResponseCode::Success
+    );
     // The live broker keeps registering; the silent one (connection still open) does not.
     for _ in 0..12 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        live.invoke(&addr, register("live", "10.0.0.8:10911", "Kept"), T).await.unwrap();
+        live.invoke(&addr, register("live", "10.0.0.8:10911", "Kept"), T)
+            .await
+            .unwrap();
     }
-    assert_eq!(route_code(&live, &addr, "Gone").await, ResponseCode::TopicNotExist);
-    assert_eq!(route_code(&live, &addr, "Kept").await, ResponseCode::Success);
-    assert!(!ns.routes().cluster_info().broker_addr_table.contains_key("silent"));
+    assert_eq!(
+        route_code(&live, &addr, "Gone").await,
+        ResponseCode::TopicNotExist
+    );
+    assert_eq!(
+        route_code(&live, &addr, "Kept").await,
+        ResponseCode::Success
+    );
+    assert!(!ns
+        .routes()
+        .cluster_info()
+        .broker_addr_table
+        .contains_key("silent"));
     ns.shutdown().await;
 }
 
@@ -75,9 +101,15 @@ async fn closed_connection_removes_broker_at_once() {
     let ns = start(&dir, 120_000).await;
     let addr = ns.local_addr().to_string();
     let broker = RemotingClient::new(ClientConfig::default());
-    broker.invoke(&addr, register("b", "10.0.0.7:10911", "Tc"), T).await.unwrap();
+    broker
+        .invoke(&addr, register("b", "10.0.0.7:10911", "Tc"), T)
+        .await
+        .unwrap();
     let client = RemotingClient::new(ClientConfig::default());
-    assert_eq!(route_code(&client, &addr, "Tc").await, ResponseCode::Success);
+    assert_eq!(
+        route_code(&client, &addr, "Tc").await,
+        ResponseCode::Success
+    );
     drop(broker);
     let mut gone = false;
     for _ in 0..50 {

@@ -24,8 +24,8 @@ fn command(st: SerializeType) -> impl Strategy<Value = RemotingCommand> {
         proptest::collection::hash_map("[a-zA-Z_]{1,12}", "\\PC{0,30}", 0..8),
         proptest::collection::vec(any::<u8>(), 0..64),
     )
-        .prop_map(move |(code, language, version, opaque, flag, remark, ext, body)| {
-            RemotingCommand {
+        .prop_map(
+            move |(code, language, version, opaque, flag, remark, ext, body)| RemotingCommand {
                 code,
                 language,
                 version,
@@ -35,8 +35,8 @@ fn command(st: SerializeType) -> impl Strategy<Value = RemotingCommand> {
                 ext_fields: ext,
                 body: Bytes::from(body),
                 serialize_type: st,
-            }
-        })
+            },
+        )
 }
 
 fn round_trip(cmd: &RemotingCommand) -> RemotingCommand {
@@ -109,7 +109,11 @@ fn header_errors_name_the_field() {
     ext.insert("consumerGroup".into(), "g".into());
     ext.insert("queueId".into(), "x1".into());
     let e = PullMessageRequestHeader::from_ext(&ext).unwrap_err();
-    assert!(e.to_string().starts_with("invalid value for field <queueId>"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("invalid value for field <queueId>"),
+        "{e}"
+    );
 
     // V2 letters are reported under their long names.
     let cmd = RemotingCommand::new_request(RequestCode::SendMessageV2, HashMap::new());
@@ -126,7 +130,10 @@ fn json_header_leniency() {
         Bytes::from(f)
     };
     // Numbers as numeric strings are accepted, as fastjson does.
-    assert_eq!(RemotingCommand::decode_frame(frame(hdr)).unwrap().version, 63);
+    assert_eq!(
+        RemotingCommand::decode_frame(frame(hdr)).unwrap().version,
+        63
+    );
     assert!(RemotingCommand::decode_frame(frame(br#"{"code":"x"}"#)).is_err());
     assert!(RemotingCommand::decode_frame(frame(b"{not json")).is_err());
     let hdr = br#"{"code":105,"language":1,"version":63,"opaque":7,"flag":0,"extFields":{"n":5,"b":true,"s":"x","z":null},"unknownKey":[1,2]}
@@ -146,6 +153,9 @@ fn header_longer_than_frame_is_an_error() {
     f.extend_from_slice(b"{}");
     assert!(matches!(
         RemotingCommand::decode_frame(Bytes::from(f)),
-        Err(ProtocolError::HeaderTooLong { header_len: 100, available: 2 })
+        Err(ProtocolError::HeaderTooLong {
+            header_len: 100,
+            available: 2
+        })
     ));
 }

@@ -8,7 +8,11 @@ fn frame(name: &str) -> RemotingCommand {
     let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(&path).unwrap();
     let len = i32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
-    assert_eq!(len + 4, bytes.len(), "{name}: length word counts everything after itself");
+    assert_eq!(
+        len + 4,
+        bytes.len(),
+        "{name}: length word counts everything after itself"
+    );
     RemotingCommand::decode_frame(Bytes::from(bytes).slice(4..)).unwrap()
 }
 
@@ -41,7 +45,10 @@ fn send_message_from_cpp_with_numeric_ext_fields() {
     assert_eq!(h.default_topic_queue_nums, 4);
     assert_eq!((h.queue_id, h.sys_flag, h.flag), (0, 0, 0));
     assert!(h.born_timestamp > 1_700_000_000_000);
-    assert!(!h.batch && !h.unit_mode, "C++ writes booleans as \"0\"/\"1\"");
+    assert!(
+        !h.batch && !h.unit_mode,
+        "C++ writes booleans as \"0\"/\"1\""
+    );
     assert_eq!(h.reconsume_times, Some(0));
     let props = h.properties.unwrap();
     assert!(props.starts_with("KEYS\u{1}k1\u{2}TAGS\u{1}TagA\u{2}UNIQ_KEY\u{1}"));
@@ -59,7 +66,10 @@ fn heartbeat_from_cpp_push_consumer() {
     assert_eq!(c.group_name, "GoldenCG");
     assert_eq!(c.consume_type, ConsumeType::ConsumePassively);
     assert_eq!(c.message_model, MessageModel::Clustering);
-    assert_eq!(c.consume_from_where, ConsumeFromWhere::ConsumeFromLastOffset);
+    assert_eq!(
+        c.consume_from_where,
+        ConsumeFromWhere::ConsumeFromLastOffset
+    );
     let retry = &c.subscription_data_set[0];
     assert_eq!(retry.topic, "%RETRY%GoldenCG");
     assert!(retry.tags_set.is_empty() && retry.code_set.is_empty());
@@ -67,8 +77,15 @@ fn heartbeat_from_cpp_push_consumer() {
     assert_eq!(sub.topic, "GoldenTopic");
     assert_eq!(sub.sub_string, "TagA || TagB");
     assert_eq!(sub.tags_set, ["TagA", "TagB"]);
-    assert_eq!(sub.code_set, [0, 0], "C++ sends atoi(tag), not the Java hash");
-    assert!(sub.sub_version > 1_700_000_000_000, "subVersion arrives as a string");
+    assert_eq!(
+        sub.code_set,
+        [0, 0],
+        "C++ sends atoi(tag), not the Java hash"
+    );
+    assert!(
+        sub.sub_version > 1_700_000_000_000,
+        "subVersion arrives as a string"
+    );
     assert_eq!(sub.expression_type, "TAG");
 }
 
@@ -88,14 +105,14 @@ fn unregister_client_and_consumer_list_from_cpp() {
 #[test]
 fn reply_to_cpp_is_strict_json_with_string_ext_fields() {
     let req = frame("cpp_send_message.bin");
-    let resp = req
-        .response_to(ResponseCode::Success, None)
-        .with_header(&SendMessageResponseHeader {
-            msg_id: "7F00000100002A9F0000000000000000".into(),
-            queue_id: 3,
-            queue_offset: 42,
-            ..Default::default()
-        });
+    let resp =
+        req.response_to(ResponseCode::Success, None)
+            .with_header(&SendMessageResponseHeader {
+                msg_id: "7F00000100002A9F0000000000000000".into(),
+                queue_id: 3,
+                queue_offset: 42,
+                ..Default::default()
+            });
     let bytes = resp.encode_to_bytes();
     let header_len = (u32::from_be_bytes(bytes[4..8].try_into().unwrap()) & 0xFF_FFFF) as usize;
     assert_eq!(bytes[4], 0, "JSON type byte: C++ does not mask it");

@@ -25,10 +25,18 @@ struct TestProcessor {
 }
 
 impl RequestProcessor for TestProcessor {
-    fn process(&self, ctx: ConnectionContext, req: RemotingCommand) -> BoxFuture<'static, Option<RemotingCommand>> {
+    fn process(
+        &self,
+        ctx: ConnectionContext,
+        req: RemotingCommand,
+    ) -> BoxFuture<'static, Option<RemotingCommand>> {
         match req.request_code() {
             SLEEP => Box::pin(async move {
-                let ms: u64 = req.ext_fields.get("ms").and_then(|m| m.parse().ok()).unwrap_or(0);
+                let ms: u64 = req
+                    .ext_fields
+                    .get("ms")
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(0);
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 Some(req.response_to(ResponseCode::Success, req.ext_fields.get("id").cloned()))
             }),
@@ -38,10 +46,17 @@ impl RequestProcessor for TestProcessor {
             }
             PANIC => Box::pin(async { panic!("processor bug") }),
             PUSH => {
-                let push = RemotingCommand::new_request(RequestCode::NotifyConsumerIdsChanged, HashMap::new())
-                    .with_header(&NotifyConsumerIdsChangedRequestHeader { consumer_group: "g".into() });
+                let push = RemotingCommand::new_request(
+                    RequestCode::NotifyConsumerIdsChanged,
+                    HashMap::new(),
+                )
+                .with_header(&NotifyConsumerIdsChangedRequestHeader {
+                    consumer_group: "g".into(),
+                });
                 ctx.send_oneway(push);
-                Box::pin(std::future::ready(Some(req.response_to(ResponseCode::Success, None))))
+                Box::pin(std::future::ready(Some(
+                    req.response_to(ResponseCode::Success, None),
+                )))
             }
             _ => Box::pin(std::future::ready(Some(not_supported(&req)))),
         }
@@ -63,12 +78,17 @@ fn fast_config() -> ServerConfig {
 
 async fn start(config: ServerConfig) -> (RemotingServer, Arc<TestProcessor>) {
     let p = Arc::new(TestProcessor::default());
-    let s = RemotingServer::bind("127.0.0.1:0".parse().unwrap(), config, p.clone()).await.unwrap();
+    let s = RemotingServer::bind("127.0.0.1:0".parse().unwrap(), config, p.clone())
+        .await
+        .unwrap();
     (s, p)
 }
 
 fn sleep_req(ms: u64, id: &str) -> RemotingCommand {
-    let ext = HashMap::from([("ms".to_owned(), ms.to_string()), ("id".to_owned(), id.to_owned())]);
+    let ext = HashMap::from([
+        ("ms".to_owned(), ms.to_string()),
+        ("id".to_owned(), id.to_owned()),
+    ]);
     RemotingCommand::new_request(SLEEP, ext)
 }
 
@@ -113,7 +133,10 @@ async fn pipelined_requests_are_answered_as_they_complete() {
     for _ in 0..3 {
         let r = read_frame(&mut s, &mut buf).await.unwrap();
         assert!(r.is_response());
-        assert_eq!(r.remark.as_deref(), Some(format!("r{}", r.opaque - 100).as_str()));
+        assert_eq!(
+            r.remark.as_deref(),
+            Some(format!("r{}", r.opaque - 100).as_str())
+        );
         order.push(r.opaque);
     }
     assert_eq!(order, [101, 102, 100]);
@@ -125,22 +148,38 @@ async fn client_invoke_oneway_unknown_code_and_binary_reply() {
     let (server, p) = start(fast_config()).await;
     let addr = server.local_addr().to_string();
     let client = RemotingClient::new(ClientConfig::default());
-    let resp = client.invoke(&addr, sleep_req(0, "a"), Duration::from_secs(3)).await.unwrap();
+    let resp = client
+        .invoke(&addr, sleep_req(0, "a"), Duration::from_secs(3))
+        .await
+        .unwrap();
     assert_eq!(resp.response_code(), ResponseCode::Success);
 
-    client.invoke_oneway(&addr, RemotingCommand::new_request(ONEWAY, HashMap::new())).await.unwrap();
+    client
+        .invoke_oneway(&addr, RemotingCommand::new_request(ONEWAY, HashMap::new()))
+        .await
+        .unwrap();
     let resp = client
-        .invoke(&addr, RemotingCommand::new_request(RequestCode::Unknown(4242), HashMap::new()), Duration::from_secs(3))
+        .invoke(
+            &addr,
+            RemotingCommand::new_request(RequestCode::Unknown(4242), HashMap::new()),
+            Duration::from_secs(3),
+        )
         .await
         .unwrap();
     assert_eq!(resp.response_code(), ResponseCode::RequestCodeNotSupported);
-    assert_eq!(resp.remark.as_deref(), Some(" request type 4242 not supported"));
+    assert_eq!(
+        resp.remark.as_deref(),
+        Some(" request type 4242 not supported")
+    );
     assert_eq!(p.oneway_seen.load(Ordering::SeqCst), 1);
 
     // Answered in the request's serialization.
     let mut req = sleep_req(0, "bin");
     req.serialize_type = SerializeType::RocketMq;
-    let resp = client.invoke(&addr, req, Duration::from_secs(3)).await.unwrap();
+    let resp = client
+        .invoke(&addr, req, Duration::from_secs(3))
+        .await
+        .unwrap();
     assert_eq!(resp.serialize_type, SerializeType::RocketMq);
     assert_eq!(resp.remark.as_deref(), Some("bin"));
     server.shutdown().await;
@@ -170,11 +209,18 @@ async fn processor_panic_becomes_system_error() {
     let client = RemotingClient::new(ClientConfig::default());
     let addr = server.local_addr().to_string();
     let resp = client
-        .invoke(&addr, RemotingCommand::new_request(PANIC, HashMap::new()), Duration::from_secs(3))
+        .invoke(
+            &addr,
+            RemotingCommand::new_request(PANIC, HashMap::new()),
+            Duration::from_secs(3),
+        )
         .await
         .unwrap();
     assert_eq!(resp.response_code(), ResponseCode::SystemError);
-    let ok = client.invoke(&addr, sleep_req(0, "x"), Duration::from_secs(3)).await.unwrap();
+    let ok = client
+        .invoke(&addr, sleep_req(0, "x"), Duration::from_secs(3))
+        .await
+        .unwrap();
     assert_eq!(ok.response_code(), ResponseCode::Success);
     server.shutdown().await;
 }
@@ -184,15 +230,34 @@ async fn client_timeout_then_reconnect_after_server_restart() {
     let (server, _) = start(fast_config()).await;
     let addr = server.local_addr();
     let client = RemotingClient::new(ClientConfig::default());
-    let e = client.invoke(&addr.to_string(), sleep_req(1000, "slow"), Duration::from_millis(100)).await;
+    let e = client
+        .invoke(
+            &addr.to_string(),
+            sleep_req(1000, "slow"),
+            Duration::from_millis(100),
+        )
+        .await;
     assert!(matches!(e, Err(RemotingError::Timeout { .. })), "{e:?}");
     server.shutdown().await;
 
-    let e = client.invoke(&addr.to_string(), sleep_req(0, "x"), Duration::from_millis(500)).await;
+    let e = client
+        .invoke(
+            &addr.to_string(),
+            sleep_req(0, "x"),
+            Duration::from_millis(500),
+        )
+        .await;
     assert!(e.is_err(), "server is down");
     let p = Arc::new(TestProcessor::default());
     let server = RemotingServer::bind(addr, fast_config(), p).await.unwrap();
-    let r = client.invoke(&addr.to_string(), sleep_req(0, "back"), Duration::from_secs(3)).await.unwrap();
+    let r = client
+        .invoke(
+            &addr.to_string(),
+            sleep_req(0, "back"),
+            Duration::from_secs(3),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.remark.as_deref(), Some("back"));
     server.shutdown().await;
 }
@@ -205,10 +270,23 @@ async fn server_pushes_oneway_to_client_handler() {
         let _ = tx.send(cmd);
         None
     });
-    let client = RemotingClient::new(ClientConfig { push_handler: Some(handler), ..Default::default() });
+    let client = RemotingClient::new(ClientConfig {
+        push_handler: Some(handler),
+        ..Default::default()
+    });
     let addr = server.local_addr().to_string();
-    client.invoke(&addr, RemotingCommand::new_request(PUSH, HashMap::new()), Duration::from_secs(3)).await.unwrap();
-    let pushed = tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.unwrap().unwrap();
+    client
+        .invoke(
+            &addr,
+            RemotingCommand::new_request(PUSH, HashMap::new()),
+            Duration::from_secs(3),
+        )
+        .await
+        .unwrap();
+    let pushed = tokio::time::timeout(Duration::from_secs(3), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(pushed.request_code(), RequestCode::NotifyConsumerIdsChanged);
     assert!(pushed.is_oneway());
     assert_eq!(pushed.serialize_type, SerializeType::Json);
@@ -218,7 +296,10 @@ async fn server_pushes_oneway_to_client_handler() {
 
 #[tokio::test]
 async fn in_flight_limit_answers_system_busy() {
-    let config = ServerConfig { max_in_flight_per_connection: 2, ..fast_config() };
+    let config = ServerConfig {
+        max_in_flight_per_connection: 2,
+        ..fast_config()
+    };
     let (server, _) = start(config).await;
     let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
     let mut out = BytesMut::new();
@@ -230,7 +311,10 @@ async fn in_flight_limit_answers_system_busy() {
     s.write_all(&out).await.unwrap();
     let mut buf = BytesMut::new();
     let first = read_frame(&mut s, &mut buf).await.unwrap();
-    assert_eq!((first.opaque, first.response_code()), (2, ResponseCode::SystemBusy));
+    assert_eq!(
+        (first.opaque, first.response_code()),
+        (2, ResponseCode::SystemBusy)
+    );
     assert!(first.remark.unwrap().starts_with("[OVERLOAD]"));
     server.shutdown().await;
 }
@@ -241,17 +325,27 @@ async fn graceful_shutdown_drains_in_flight_requests() {
     let client = RemotingClient::new(ClientConfig::default());
     let addr = server.local_addr().to_string();
     let c2 = client.clone();
-    let pending = tokio::spawn(async move { c2.invoke(&addr, sleep_req(300, "late"), Duration::from_secs(5)).await });
+    let pending = tokio::spawn(async move {
+        c2.invoke(&addr, sleep_req(300, "late"), Duration::from_secs(5))
+            .await
+    });
     tokio::time::sleep(Duration::from_millis(100)).await;
     server.shutdown().await;
     let r = pending.await.unwrap().unwrap();
     assert_eq!(r.remark.as_deref(), Some("late"));
-    assert_eq!(p.closed.load(Ordering::SeqCst), 1, "on_connection_closed once");
+    assert_eq!(
+        p.closed.load(Ordering::SeqCst),
+        1,
+        "on_connection_closed once"
+    );
 }
 
 #[tokio::test]
 async fn max_connections_closes_extra_connections() {
-    let config = ServerConfig { max_connections: 2, ..fast_config() };
+    let config = ServerConfig {
+        max_connections: 2,
+        ..fast_config()
+    };
     let (server, _) = start(config).await;
     let addr = server.local_addr();
     let _a = TcpStream::connect(addr).await.unwrap();
@@ -271,10 +365,20 @@ async fn many_idle_connections_do_not_stop_service_and_get_closed() {
         idle.push(TcpStream::connect(addr).await.unwrap());
     }
     let client = RemotingClient::new(ClientConfig::default());
-    let r = client.invoke(&addr.to_string(), sleep_req(0, "live"), Duration::from_secs(3)).await.unwrap();
+    let r = client
+        .invoke(
+            &addr.to_string(),
+            sleep_req(0, "live"),
+            Duration::from_secs(3),
+        )
+        .await
+        .unwrap();
     assert_eq!(r.remark.as_deref(), Some("live"));
     for s in idle.iter_mut().take(5) {
-        assert!(is_closed(s).await, "idle connection closed after idle_timeout");
+        assert!(
+            is_closed(s).await,
+            "idle connection closed after idle_timeout"
+        );
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(p.closed.load(Ordering::SeqCst) >= 500);
@@ -283,7 +387,10 @@ async fn many_idle_connections_do_not_stop_service_and_get_closed() {
 
 #[tokio::test]
 async fn slow_loris_is_closed_others_served() {
-    let config = ServerConfig { idle_timeout: Duration::from_secs(30), ..fast_config() };
+    let config = ServerConfig {
+        idle_timeout: Duration::from_secs(30),
+        ..fast_config()
+    };
     let (server, _) = start(config).await;
     let addr = server.local_addr();
     let frame = sleep_req(0, "never").encode_to_bytes();
@@ -296,9 +403,19 @@ async fn slow_loris_is_closed_others_served() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(closed || is_closed(&mut s).await, "a frame must complete within frame_timeout");
+    assert!(
+        closed || is_closed(&mut s).await,
+        "a frame must complete within frame_timeout"
+    );
     let client = RemotingClient::new(ClientConfig::default());
-    assert!(client.invoke(&addr.to_string(), sleep_req(0, "ok"), Duration::from_secs(3)).await.is_ok());
+    assert!(client
+        .invoke(
+            &addr.to_string(),
+            sleep_req(0, "ok"),
+            Duration::from_secs(3)
+        )
+        .await
+        .is_ok());
     server.shutdown().await;
 }
 
@@ -307,10 +424,22 @@ async fn send_raw_and_expect_error_then_close(raw: &[u8]) -> RemotingCommand {
     let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
     s.write_all(raw).await.unwrap();
     let mut buf = BytesMut::new();
-    let r = read_frame(&mut s, &mut buf).await.expect("an error response before the close");
-    assert!(is_closed(&mut s).await, "connection closed after a framing error");
+    let r = read_frame(&mut s, &mut buf)
+        .await
+        .expect("an error response before the close");
+    assert!(
+        is_closed(&mut s).await,
+        "connection closed after a framing error"
+    );
     let client = RemotingClient::new(ClientConfig::default());
-    assert!(client.invoke(&server.local_addr().to_string(), sleep_req(0, "ok"), Duration::from_secs(3)).await.is_ok());
+    assert!(client
+        .invoke(
+            &server.local_addr().to_string(),
+            sleep_req(0, "ok"),
+            Duration::from_secs(3)
+        )
+        .await
+        .is_ok());
     server.shutdown().await;
     r
 }
@@ -330,10 +459,10 @@ async fn bad_headers_get_error_and_connection_keeps_serving() {
     let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
     let mut raw = Vec::new();
     let bad: [&[u8]; 4] = [
-        b"\x00\x00\x00\x09{not json", // invalid JSON
+        b"\x00\x00\x00\x09{not json",    // invalid JSON
         b"\x01\x00\x00\x03\x00\x01\x02", // binary header too short
-        b"\x00\x00\x01\x00{}",          // header longer than its frame
-        b"\x07\x00\x00\x02{}",          // unknown serialize type
+        b"\x00\x00\x01\x00{}",           // header longer than its frame
+        b"\x07\x00\x00\x02{}",           // unknown serialize type
     ];
     for frame in bad {
         raw.extend_from_slice(&(frame.len() as i32).to_be_bytes());

@@ -18,7 +18,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // Logs on stderr: stdout carries `-p` output and the boot line.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -63,7 +65,10 @@ fn run(args: Args) -> Result<(), String> {
         let handle = start_namesrv(config)
             .await
             .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
-        println!("The Name Server boot success. serializeType=JSON, address {}", handle.local_addr());
+        println!(
+            "The Name Server boot success. serializeType=JSON, address {}",
+            handle.local_addr()
+        );
         wait_for_signal().await;
         tracing::info!("shutting down");
         handle.shutdown().await;

@@ -94,7 +94,10 @@ impl NamesrvConfig {
     pub fn apply(&mut self, props: &[(String, String)]) -> Result<Vec<String>, ConfigError> {
         let mut unknown = Vec::new();
         for (key, value) in props {
-            let bad = || ConfigError { key: key.clone(), value: value.clone() };
+            let bad = || ConfigError {
+                key: key.clone(),
+                value: value.clone(),
+            };
             let v = value.trim();
             match key.as_str() {
                 "listenPort" => self.listen_port = v.parse().map_err(|_| bad())?,
@@ -135,13 +138,22 @@ impl NamesrvConfig {
     pub fn to_properties(&self) -> String {
         let pairs = [
             ("bindAddress", self.bind_address.to_string()),
-            ("brokerChannelExpiredTime", self.broker_channel_expired_time_ms.to_string()),
-            ("configStorePath", self.config_store_path.display().to_string()),
+            (
+                "brokerChannelExpiredTime",
+                self.broker_channel_expired_time_ms.to_string(),
+            ),
+            (
+                "configStorePath",
+                self.config_store_path.display().to_string(),
+            ),
             ("kvConfigPath", self.kv_config_path.display().to_string()),
             ("listenPort", self.listen_port.to_string()),
             ("maxConnections", self.max_connections.to_string()),
             ("orderMessageEnable", self.order_message_enable.to_string()),
-            ("scanNotActiveBrokerInterval", self.scan_not_active_broker_interval_ms.to_string()),
+            (
+                "scanNotActiveBrokerInterval",
+                self.scan_not_active_broker_interval_ms.to_string(),
+            ),
             (
                 "serverChannelMaxIdleTimeSeconds",
                 self.server_channel_max_idle_time_seconds.to_string(),
@@ -163,6 +175,7 @@ fn expand_home(v: &str) -> PathBuf {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -187,7 +200,10 @@ mod tests {
 
     #[test]
     fn printed_config_parses_back() {
-        let c = NamesrvConfig { listen_port: 1234, ..Default::default() };
+        let c = NamesrvConfig {
+            listen_port: 1234,
+            ..Default::default()
+        };
         let (back, unknown) = NamesrvConfig::from_properties(&c.to_properties()).unwrap();
         assert_eq!(back, c);
         assert!(unknown.is_empty());

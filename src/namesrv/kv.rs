@@ -41,7 +41,11 @@ impl KvConfigManager {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Table::new(),
             Err(e) => return Err(e),
         };
-        Ok(KvConfigManager { path, table: RwLock::new(table), persist_lock: Mutex::new(()) })
+        Ok(KvConfigManager {
+            path,
+            table: RwLock::new(table),
+            persist_lock: Mutex::new(()),
+        })
     }
 
     pub fn put(&self, namespace: &str, key: &str, value: &str) -> std::io::Result<()> {
@@ -54,7 +58,11 @@ impl KvConfigManager {
     }
 
     pub fn get(&self, namespace: &str, key: &str) -> Option<String> {
-        self.table.read().get(namespace).and_then(|ns| ns.get(key)).cloned()
+        self.table
+            .read()
+            .get(namespace)
+            .and_then(|ns| ns.get(key))
+            .cloned()
     }
 
     /// Returns whether the key existed.
@@ -79,7 +87,9 @@ impl KvConfigManager {
 
     fn persist(&self) -> std::io::Result<()> {
         let _guard = self.persist_lock.lock();
-        let snapshot = KvFile { config_table: self.table.read().clone() };
+        let snapshot = KvFile {
+            config_table: self.table.read().clone(),
+        };
         let json = serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::other)?;
         write_atomically(&self.path, &json)
     }
@@ -87,7 +97,10 @@ impl KvConfigManager {
 
 /// temp file + fsync + rename + fsync of the directory: a crash leaves old or new, whole.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = path.with_extension("tmp");
     {
@@ -103,6 +116,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -116,7 +130,10 @@ mod tests {
         assert!(kv.delete("ns", "k").unwrap());
         assert!(!kv.delete("ns", "k").unwrap());
         let again = KvConfigManager::load(path.clone()).unwrap();
-        assert_eq!(again.get("ORDER_TOPIC_CONFIG", "T1").as_deref(), Some("broker-a:4"));
+        assert_eq!(
+            again.get("ORDER_TOPIC_CONFIG", "T1").as_deref(),
+            Some("broker-a:4")
+        );
         assert!(again.list("ns").is_none());
         let text = std::fs::read_to_string(path).unwrap();
         assert!(text.contains("configTable"));

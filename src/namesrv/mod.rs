@@ -67,10 +67,19 @@ pub async fn start_namesrv(config: NamesrvConfig) -> std::io::Result<NamesrvHand
     let (scan_stop, stop_rx) = watch::channel(false);
     let scan_task = tokio::spawn(scan_loop(routes.clone(), scan_interval, stop_rx));
     tracing::info!(addr = %server.local_addr(), "name server started");
-    Ok(NamesrvHandle { server, scan_stop, scan_task, routes })
+    Ok(NamesrvHandle {
+        server,
+        scan_stop,
+        scan_task,
+        routes,
+    })
 }
 
-async fn scan_loop(routes: Arc<RouteTable>, every: std::time::Duration, mut stop: watch::Receiver<bool>) {
+async fn scan_loop(
+    routes: Arc<RouteTable>,
+    every: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

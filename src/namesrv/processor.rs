@@ -73,17 +73,22 @@ impl NamesrvProcessor {
             C::GetBrokerClusterInfo => Ok(ok(req).with_body(self.routes.cluster_info().encode())),
             C::WipeWritePermOfBroker => self.write_perm(req, false),
             C::AddWritePermOfBroker => self.write_perm(req, true),
-            C::GetAllTopicListFromNameserver => Ok(ok(req).with_body(self.routes.all_topics().encode())),
+            C::GetAllTopicListFromNameserver => {
+                Ok(ok(req).with_body(self.routes.all_topics().encode()))
+            }
             C::GetTopicsByCluster => {
                 let h: GetTopicsByClusterRequestHeader = header(req)?;
                 Ok(ok(req).with_body(self.routes.topics_by_cluster(&h.cluster).encode()))
             }
             C::DeleteTopicInNamesrv => {
                 let h: DeleteTopicFromNamesrvRequestHeader = header(req)?;
-                self.routes.delete_topic(&h.topic, h.cluster_name.as_deref());
+                self.routes
+                    .delete_topic(&h.topic, h.cluster_name.as_deref());
                 Ok(ok(req))
             }
-            C::GetSystemTopicListFromNs => Ok(ok(req).with_body(self.routes.system_topics().encode())),
+            C::GetSystemTopicListFromNs => {
+                Ok(ok(req).with_body(self.routes.system_topics().encode()))
+            }
             C::GetUnitTopicList => self.unit(req, UnitFilter::Unit),
             C::GetHasUnitSubTopicList => self.unit(req, UnitFilter::HasUnitSub),
             C::GetHasUnitSubUnunitTopicList => self.unit(req, UnitFilter::HasUnitSubUnunit),
@@ -127,9 +132,12 @@ impl NamesrvProcessor {
     fn kv_list(&self, req: &RemotingCommand) -> Reply {
         let h: GetKvListByNamespaceRequestHeader = header(req)?;
         Ok(match self.kv.list(&h.namespace) {
-            Some(table) => {
-                ok(req).with_body(KvTable { table: table.into_iter().collect() }.encode())
-            }
+            Some(table) => ok(req).with_body(
+                KvTable {
+                    table: table.into_iter().collect(),
+                }
+                .encode(),
+            ),
             None => req.response_to(
                 ResponseCode::QueryNotFound,
                 format!("No config item, Namespace: {}", h.namespace),
@@ -165,21 +173,30 @@ impl NamesrvProcessor {
             Instant::now(),
         );
         if req.version < REGISTER_BODY_VERSION {
-            tracing::debug!(version = req.version, "old broker registered with a bare wrapper");
+            tracing::debug!(
+                version = req.version,
+                "old broker registered with a bare wrapper"
+            );
         }
         let mut resp = ok(req).with_header(&RegisterBrokerResponseHeader {
             ha_server_addr: result.ha_server_addr,
             master_addr: result.master_addr,
         });
         if let Some(table) = self.kv.list(ORDER_TOPIC_CONFIG) {
-            resp = resp.with_body(KvTable { table: table.into_iter().collect() }.encode());
+            resp = resp.with_body(
+                KvTable {
+                    table: table.into_iter().collect(),
+                }
+                .encode(),
+            );
         }
         Ok(resp)
     }
 
     fn unregister_broker(&self, req: &RemotingCommand) -> Reply {
         let h: UnRegisterBrokerRequestHeader = header(req)?;
-        self.routes.unregister(&h.cluster_name, &h.broker_addr, &h.broker_name, h.broker_id);
+        self.routes
+            .unregister(&h.cluster_name, &h.broker_addr, &h.broker_name, h.broker_id);
         tracing::info!(broker = %h.broker_addr, name = %h.broker_name, "broker unregistered");
         Ok(ok(req))
     }
@@ -187,7 +204,9 @@ impl NamesrvProcessor {
     fn query_data_version(&self, req: &RemotingCommand) -> Reply {
         let h: QueryDataVersionRequestHeader = header(req)?;
         let version = DataVersion::decode(&req.body).map_err(|e| e.to_string())?;
-        let (changed, stored) = self.routes.query_data_version(&h.broker_addr, &version, Instant::now());
+        let (changed, stored) =
+            self.routes
+                .query_data_version(&h.broker_addr, &version, Instant::now());
         let mut resp = ok(req).with_header(&QueryDataVersionResponseHeader { changed });
         if let Some(stored) = stored {
             resp = resp.with_body(stored.encode());
@@ -200,7 +219,10 @@ impl NamesrvProcessor {
         let Some(mut route) = self.routes.pickup_route(&h.topic) else {
             return Ok(req.response_to(
                 ResponseCode::TopicNotExist,
-                format!("No topic route info in name server for the topic: {}", h.topic),
+                format!(
+                    "No topic route info in name server for the topic: {}",
+                    h.topic
+                ),
             ));
         };
         if self.config.read().order_message_enable {
@@ -225,7 +247,10 @@ impl NamesrvProcessor {
     fn update_config(&self, req: &RemotingCommand) -> Reply {
         let text = std::str::from_utf8(&req.body).map_err(|e| format!("body is not UTF-8: {e}"))?;
         let props = properties::parse_properties(text);
-        if props.iter().any(|(k, _)| CONFIG_BLACK_LIST.contains(&k.as_str())) {
+        if props
+            .iter()
+            .any(|(k, _)| CONFIG_BLACK_LIST.contains(&k.as_str()))
+        {
             return Ok(req.response_to(
                 ResponseCode::NoPermission,
                 "Can not update config in black list.".to_owned(),
@@ -234,7 +259,10 @@ impl NamesrvProcessor {
         let mut next = self.config.read().clone();
         let unknown = next.apply(&props).map_err(|e| e.to_string())?;
         if !unknown.is_empty() {
-            tracing::warn!(?unknown, "UPDATE_NAMESRV_CONFIG: unknown properties ignored");
+            tracing::warn!(
+                ?unknown,
+                "UPDATE_NAMESRV_CONFIG: unknown properties ignored"
+            );
         }
         write_atomically(&next.config_store_path, next.to_properties().as_bytes())
             .map_err(|e| format!("persist config failed: {e}"))?;
@@ -249,6 +277,7 @@ pub fn masked_crc32(bytes: &[u8]) -> i32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     #[test]
     fn crc_vector() {

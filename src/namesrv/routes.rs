@@ -66,15 +66,21 @@ impl RouteTable {
             .or_default()
             .insert(r.broker_name.to_owned());
         let mut register_first = !t.broker_addr.contains_key(r.broker_name);
-        let bd = t.broker_addr.entry(r.broker_name.to_owned()).or_insert_with(|| BrokerData {
-            cluster: r.cluster_name.to_owned(),
-            broker_name: r.broker_name.to_owned(),
-            ..Default::default()
-        });
+        let bd = t
+            .broker_addr
+            .entry(r.broker_name.to_owned())
+            .or_insert_with(|| BrokerData {
+                cluster: r.cluster_name.to_owned(),
+                broker_name: r.broker_name.to_owned(),
+                ..Default::default()
+            });
         bd.cluster = r.cluster_name.to_owned();
         // Slave → master switch: the same address under another id goes first.
-        bd.broker_addrs.retain(|id, addr| addr != r.broker_addr || *id == r.broker_id);
-        let old = bd.broker_addrs.insert(r.broker_id, r.broker_addr.to_owned());
+        bd.broker_addrs
+            .retain(|id, addr| addr != r.broker_addr || *id == r.broker_id);
+        let old = bd
+            .broker_addrs
+            .insert(r.broker_id, r.broker_addr.to_owned());
         register_first |= old.is_none();
 
         if r.broker_id == MASTER_ID {
@@ -84,16 +90,19 @@ impl RouteTable {
                 .is_none_or(|live| !live.data_version.same_as(r.data_version));
             if changed || register_first {
                 for tc in r.topics.values() {
-                    t.topic_queue.entry(tc.topic_name.clone()).or_default().insert(
-                        r.broker_name.to_owned(),
-                        QueueData {
-                            broker_name: r.broker_name.to_owned(),
-                            perm: tc.perm,
-                            read_queue_nums: tc.read_queue_nums,
-                            write_queue_nums: tc.write_queue_nums,
-                            topic_sys_flag: tc.topic_sys_flag,
-                        },
-                    );
+                    t.topic_queue
+                        .entry(tc.topic_name.clone())
+                        .or_default()
+                        .insert(
+                            r.broker_name.to_owned(),
+                            QueueData {
+                                broker_name: r.broker_name.to_owned(),
+                                perm: tc.perm,
+                                read_queue_nums: tc.read_queue_nums,
+                                write_queue_nums: tc.write_queue_nums,
+                                topic_sys_flag: tc.topic_sys_flag,
+                            },
+                        );
                 }
             }
         }
@@ -110,7 +119,8 @@ impl RouteTable {
         if r.filter_servers.is_empty() {
             t.filter_server.remove(r.broker_addr);
         } else {
-            t.filter_server.insert(r.broker_addr.to_owned(), r.filter_servers.to_vec());
+            t.filter_server
+                .insert(r.broker_addr.to_owned(), r.filter_servers.to_vec());
         }
         slave_result(&t, r)
     }
@@ -225,7 +235,11 @@ impl RouteTable {
         let mut count = 0;
         for queues in t.topic_queue.values_mut() {
             if let Some(q) = queues.get_mut(broker_name) {
-                q.perm = if add { q.perm | perm::WRITE } else { q.perm & !perm::WRITE };
+                q.perm = if add {
+                    q.perm | perm::WRITE
+                } else {
+                    q.perm & !perm::WRITE
+                };
                 count += 1;
             }
         }
@@ -237,7 +251,10 @@ fn slave_result(t: &Tables, r: &Registration<'_>) -> RegisterResult {
     if r.broker_id == MASTER_ID {
         return RegisterResult::default();
     }
-    let master = t.broker_addr.get(r.broker_name).and_then(|bd| bd.broker_addrs.get(&MASTER_ID));
+    let master = t
+        .broker_addr
+        .get(r.broker_name)
+        .and_then(|bd| bd.broker_addrs.get(&MASTER_ID));
     match master.and_then(|m| t.broker_live.get(m).map(|l| (m, l))) {
         Some((m, live)) => RegisterResult {
             ha_server_addr: Some(live.ha_server_addr.clone()),

@@ -41,7 +41,10 @@ impl RouteTable {
 
     pub fn all_topics(&self) -> TopicList {
         let t = self.inner.read();
-        TopicList { broker_addr: None, topic_list: t.topic_queue.keys().cloned().collect() }
+        TopicList {
+            broker_addr: None,
+            topic_list: t.topic_queue.keys().cloned().collect(),
+        }
     }
 
     /// Topics with a queue on any broker of the cluster.
@@ -54,7 +57,10 @@ impl RouteTable {
             .filter(|(_, qs)| qs.keys().any(|b| names.contains(b)))
             .map(|(topic, _)| topic.clone())
             .collect();
-        TopicList { broker_addr: None, topic_list }
+        TopicList {
+            broker_addr: None,
+            topic_list,
+        }
     }
 
     /// GET_SYSTEM_TOPIC_LIST_FROM_NS: cluster names and broker names, plus a master address.
@@ -67,13 +73,20 @@ impl RouteTable {
             for name in names {
                 list.insert(name.clone());
                 if let Some(bd) = t.broker_addr.get(name) {
-                    if let Some(a) = bd.broker_addrs.get(&MASTER_ID).or(bd.broker_addrs.values().next()) {
+                    if let Some(a) = bd
+                        .broker_addrs
+                        .get(&MASTER_ID)
+                        .or(bd.broker_addrs.values().next())
+                    {
                         broker_addr = Some(a.clone());
                     }
                 }
             }
         }
-        TopicList { broker_addr, topic_list: list }
+        TopicList {
+            broker_addr,
+            topic_list: list,
+        }
     }
 
     pub fn unit_topics(&self, filter: UnitFilter) -> TopicList {
@@ -86,12 +99,17 @@ impl RouteTable {
                 match filter {
                     UnitFilter::Unit => flag & FLAG_UNIT != 0,
                     UnitFilter::HasUnitSub => flag & FLAG_UNIT_SUB != 0,
-                    UnitFilter::HasUnitSubUnunit => flag & FLAG_UNIT == 0 && flag & FLAG_UNIT_SUB != 0,
+                    UnitFilter::HasUnitSubUnunit => {
+                        flag & FLAG_UNIT == 0 && flag & FLAG_UNIT_SUB != 0
+                    }
                 }
             })
             .map(|(topic, _)| topic.clone())
             .collect();
-        TopicList { broker_addr: None, topic_list }
+        TopicList {
+            broker_addr: None,
+            topic_list,
+        }
     }
 
     /// DELETE_TOPIC_IN_NAMESRV: all of it, or only the queues on `cluster`'s brokers.

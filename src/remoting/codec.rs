@@ -87,6 +87,7 @@ impl Encoder<RemotingCommand> for FrameCodec {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::protocol::RequestCode;

@@ -118,6 +118,7 @@ pub struct HeartbeatData {
 impl JsonBody for HeartbeatData {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -274,6 +274,7 @@ pub struct KvTable {
 impl JsonBody for KvTable {}
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
