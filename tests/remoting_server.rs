@@ -361,7 +361,7 @@ async fn many_idle_connections_do_not_stop_service_and_get_closed() {
     let (server, p) = start(fast_config()).await;
     let addr = server.local_addr();
     let mut idle = Vec::new();
-    for _ in 0..500 {
+    for _ in 0..2000 {
         idle.push(TcpStream::connect(addr).await.unwrap());
     }
     let client = RemotingClient::new(ClientConfig::default());
@@ -381,7 +381,7 @@ async fn many_idle_connections_do_not_stop_service_and_get_closed() {
         );
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(p.closed.load(Ordering::SeqCst) >= 500);
+    assert!(p.closed.load(Ordering::SeqCst) >= 2000);
     server.shutdown().await;
 }
 

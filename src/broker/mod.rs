@@ -10,6 +10,7 @@ pub mod offsets;
 pub mod processor;
 pub mod producer_manager;
 pub mod register;
+pub mod schedule;
 pub mod subscription_group;
 pub mod topic_config;
 
@@ -41,6 +42,9 @@ pub enum BrokerError {
     },
 }
 
+/// How often due delayed messages are looked for (Java re-checks each level every 100 ms).
+const SCHEDULE_SCAN_EVERY: Duration = Duration::from_millis(100);
+
 /// Shared state every processor and background task sees.
 pub struct BrokerInner {
     pub config: BrokerConfig,
@@ -52,6 +56,7 @@ pub struct BrokerInner {
     pub producers: producer_manager::ProducerManager,
     pub locks: locks::RebalanceLockManager,
     pub holds: long_polling::PullHoldService,
+    pub schedule: schedule::ScheduleService,
     pub namesrv_client: RemotingClient,
     /// brokerIP1 and the port actually bound; set once right after binding.
     addr: OnceLock<SocketAddr>,
@@ -104,8 +109,12 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         topics: topic_config::TopicConfigManager::load(&config)?,
         offsets: offsets::ConsumerOffsetManager::load(config_dir.clone())?,
         groups: subscription_group::SubscriptionGroupManager::load(
-            config_dir,
+            config_dir.clone(),
             config.auto_create_subscription_group,
+        )?,
+        schedule: schedule::ScheduleService::load(
+            config_dir,
+            config.store.message_delay_level_ms.clone(),
         )?,
         consumers: Default::default(),
         producers: Default::default(),
@@ -173,6 +182,12 @@ fn spawn_background(inner: &Arc<BrokerInner>, stop: watch::Receiver<bool>) -> Ve
         periodic(inner, stop.clone(), flush_every, |i| async move {
             persist_tables(i).await
         }),
+        periodic(inner, stop.clone(), SCHEDULE_SCAN_EVERY, |i| async move {
+            let r = tokio::task::spawn_blocking(move || i.schedule.scan_once(&i)).await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "schedule scan task failed");
+            }
+        }),
         periodic(inner, stop, scan_every, move |i| async move {
             i.producers.scan_expired(ttl);
             for (group, notifiers) in i.consumers.scan_expired(ttl) {
@@ -215,6 +230,9 @@ pub async fn persist_tables(inner: Arc<BrokerInner>) {
         }
         if let Err(e) = inner.groups.persist() {
             tracing::error!(error = %e, "subscriptionGroup.json: write failed");
+        }
+        if let Err(e) = inner.schedule.persist() {
+            tracing::error!(error = %e, "delayOffset.json: write failed");
         }
     })
     .await;

@@ -158,6 +158,9 @@ async fn dispatch(
         C::GetEarliestMsgStoretime => offsets::earliest_store_time(inner, req),
         C::GetAllConsumerOffset => offsets::all_consumer_offsets(inner, req),
         C::GetConsumeStats => offsets::consume_stats(inner, req),
+        C::GetAllDelayOffset => {
+            Ok(success(req, &[]).with_body(inner.schedule.encode(false).into_bytes()))
+        }
         C::ViewMessageById => admin::view_message(inner, req),
         C::QueryMessage => admin::query_message(inner, req),
         C::GetBrokerRuntimeInfo => admin::runtime_info(inner, req),

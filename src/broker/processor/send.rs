@@ -17,7 +17,7 @@ use crate::broker::topic_config::{
     is_send_forbidden, is_valid_name, now_ms, SendTopic, TopicConfig, DLQ_PREFIX, PERM_WRITE,
     RETRY_PREFIX,
 };
-use crate::broker::{register, BrokerInner};
+use crate::broker::{register, schedule, BrokerInner};
 use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::ConnectionContext;
 
@@ -92,16 +92,25 @@ pub async fn process(
     if topic.topic_filter_type == "MULTI_TAG" {
         h.sys_flag |= SYSFLAG_MULTI_TAGS;
     }
-    let (props, wait) = final_properties(inner, &h.properties);
+    let (mut props, wait) = final_properties(inner, &h.properties);
     if props.iter().any(|(k, v)| k == "TRAN_MSG" && v == "true") {
         return Err(Reject::new(
             ResponseCode::NoPermission,
             "transaction messages are not supported yet",
         ));
     }
+    let (mut topic_name, mut queue_id) = (h.topic.clone(), h.queue_id);
+    if !h.batch {
+        schedule::apply_delay(
+            &mut topic_name,
+            &mut queue_id,
+            &mut props,
+            inner.schedule.max_level(),
+        );
+    }
     let base = MessageToStore {
-        topic: h.topic.clone(),
-        queue_id: h.queue_id,
+        topic: topic_name,
+        queue_id,
         flag: h.flag,
         body: Bytes::new(),
         properties: String::new(),

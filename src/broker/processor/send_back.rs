@@ -1,8 +1,6 @@
 //! CONSUMER_SEND_MSG_BACK (36): a message the consumer failed goes to `%RETRY%<group>`
 //! (or `%DLQ%<group>` past the group's retry limit), wire doc §7.5.
-//!
-//! Not yet done: the retry delay (delay level 3 + reconsumeTimes through
-//! SCHEDULE_TOPIC_XXXX). Retried messages are redelivered at once.
+//! Retries go through the delay path (level 3 + reconsumeTimes when the client sends 0).
 
 use std::sync::Arc;
 
@@ -12,7 +10,7 @@ use ferrumq_store::{
 
 use super::{success, Ext, Reject, Reply};
 use crate::broker::topic_config::{DLQ_PREFIX, PERM_WRITE, RETRY_PREFIX};
-use crate::broker::BrokerInner;
+use crate::broker::{schedule, BrokerInner};
 use crate::protocol::{RemotingCommand, ResponseCode};
 
 const TRANSACTION_BITS: i32 = 0xC;
@@ -70,7 +68,22 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
         ));
     }
     props.retain(|(k, _)| k != "WAIT" && k != "DELAY");
-    let queue_id = (rec.queue_offset.unsigned_abs() % t.write_queue_nums.max(1) as u64) as i32;
+    let mut queue_id = (rec.queue_offset.unsigned_abs() % t.write_queue_nums.max(1) as u64) as i32;
+    let mut topic = topic;
+    if !to_dlq {
+        let level = if delay_level > 0 {
+            delay_level
+        } else {
+            3 + rec.reconsume_times
+        };
+        props.push(("DELAY".to_string(), level.to_string()));
+        schedule::apply_delay(
+            &mut topic,
+            &mut queue_id,
+            &mut props,
+            inner.schedule.max_level(),
+        );
+    }
     let msg = MessageToStore {
         topic,
         queue_id,
