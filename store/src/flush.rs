@@ -14,6 +14,8 @@ use crate::waiter::{FlushWaiter, WaiterShared};
 
 /// Most SYNC_FLUSH puts waiting at once; more answer OsPageCacheBusy.
 pub(crate) const MAX_FLUSH_WAITERS: usize = 100_000;
+/// Longest a flush waits for the previous group's writers to come back.
+const GROUP_GATHER: Duration = Duration::from_micros(500);
 
 struct Waiting {
     target: u64,
@@ -29,6 +31,12 @@ pub(crate) struct FlushService {
     pub(crate) fail_next: AtomicBool,
     /// test hook: sleep this long (ms) before each flush
     pub(crate) stall_ms: AtomicU64,
+    /// metrics: flushes done, time spent in them, waiters completed
+    pub(crate) flush_count: AtomicU64,
+    pub(crate) flush_time_us: AtomicU64,
+    pub(crate) waiters_completed: AtomicU64,
+    /// the flusher is gathering until this many waiters are queued
+    gather_target: std::sync::atomic::AtomicUsize,
 }
 
 impl FlushService {
@@ -59,25 +67,32 @@ impl Inner {
                 deadline: Instant::now() + timeout,
                 shared,
             });
+            // Wake the flusher only when it has something to decide: the first waiter (it may
+            // be idle) or the group it is gathering is complete.
+            if w.len() == 1 || w.len() >= self.flush.gather_target.load(Ordering::Relaxed) {
+                self.flush.cond.notify_one();
+            }
         }
-        self.flush.cond.notify_one();
         waiter
     }
 
-    /// Completes waiters covered by `flushed`; with `failed`, every waiter.
-    fn complete_waiters(&self, flushed: u64, failed: bool) {
+    /// Completes waiters covered by `flushed` (with `failed`, every waiter); returns how many.
+    fn complete_waiters(&self, flushed: u64, failed: bool) -> usize {
         let mut w = self.flush.waiters.lock();
+        let before = w.len();
         w.retain(|x| {
             if failed {
                 x.shared.complete(PutStatus::ServiceNotAvailable);
                 false
             } else if x.target <= flushed {
                 x.shared.complete(PutStatus::PutOk);
+                self.flush.waiters_completed.fetch_add(1, Ordering::Relaxed);
                 false
             } else {
                 true
             }
         });
+        before - w.len()
     }
 
     /// Ends waits past syncFlushTimeout with FlushDiskTimeout (the record stays stored).
@@ -102,17 +117,39 @@ impl Inner {
         if self.flush.fail_next.swap(false, Ordering::AcqRel) {
             return Err(std::io::Error::other("injected flush failure"));
         }
-        self.commit_log.flush()
+        let start = Instant::now();
+        let res = self.commit_log.flush();
+        self.flush.flush_count.fetch_add(1, Ordering::Relaxed);
+        self.flush
+            .flush_time_us
+            .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+        res
     }
 
     /// The flusher thread.
     pub(crate) fn flush_loop(&self) {
         let interval = Duration::from_millis(self.config.flush_interval_commit_log_ms.max(1));
+        let mut last_group = 0usize;
         loop {
             {
                 let mut w = self.flush.waiters.lock();
                 if w.is_empty() && !self.stopping.load(Ordering::Acquire) {
                     self.flush.cond.wait_for(&mut w, interval);
+                }
+                // Group commit: the writers just released by the previous flush are coming
+                // back; wait briefly until about as many are queued, so one flush serves them
+                // all instead of two half-empty flushes.
+                let gather_until = Instant::now() + GROUP_GATHER;
+                self.flush
+                    .gather_target
+                    .store(last_group.max(1), Ordering::Relaxed);
+                while !w.is_empty()
+                    && w.len() < last_group
+                    && !self.stopping.load(Ordering::Acquire)
+                {
+                    if self.flush.cond.wait_until(&mut w, gather_until).timed_out() {
+                        break;
+                    }
                 }
             }
             let stopping = self.stopping.load(Ordering::Acquire);
@@ -120,11 +157,12 @@ impl Inner {
                 self.complete_waiters(0, true);
             } else {
                 match self.flush_once() {
-                    Ok(flushed) => self.complete_waiters(flushed, false),
+                    Ok(flushed) => last_group = self.complete_waiters(flushed, false),
                     Err(e) => {
                         tracing::error!(error = %e, "commit log flush failed; refusing further puts");
                         self.flush_failed.store(true, Ordering::Release);
                         self.complete_waiters(0, true);
+                        last_group = 0;
                     }
                 }
             }

@@ -288,6 +288,21 @@ impl MessageStore {
                 "flushFailed".into(),
                 i.flush_failed.load(Ordering::Acquire).to_string(),
             ),
+            (
+                "commitLogFlushCount".into(),
+                i.flush.flush_count.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "commitLogFlushTimeUs".into(),
+                i.flush.flush_time_us.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "syncFlushWaitersCompleted".into(),
+                i.flush
+                    .waiters_completed
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
         ]
     }
 }

@@ -178,6 +178,18 @@ impl MappedFile {
         self.flushed_pos.store(pos, Ordering::Release);
     }
 
+    /// Pre-faults `pos..pos+len` writable (MADV_POPULATE_WRITE) so the appender does not pay
+    /// for page allocation and zeroing. Content is unchanged (zeros stay zeros), so this is
+    /// compatible with invariant M1 even beyond the write position.
+    pub(crate) fn warm(&self, pos: usize, len: usize) -> std::io::Result<()> {
+        let len = len.min(self.size.saturating_sub(pos));
+        if len == 0 {
+            return Ok(());
+        }
+        self.map
+            .advise_range(memmap2::Advice::PopulateWrite, pos, len)
+    }
+
     /// msync of the written but unflushed range. Returns the flushed position.
     pub(crate) fn flush(&self) -> std::io::Result<usize> {
         let wrote = self.wrote_pos();
@@ -283,6 +295,31 @@ impl MappedFileQueue {
             .checked_sub(1)?;
         let f = files.get(idx)?;
         (offset < f.end_offset()).then(|| f.clone())
+    }
+
+    /// Opens (creating if needed) the file starting at `start` without adding it to the queue.
+    pub(crate) fn open_detached(&self, start: u64) -> Result<Arc<MappedFile>, StoreError> {
+        Ok(Arc::new(MappedFile::open(
+            &self.dir.join(file_name(start)),
+            start,
+            self.file_size,
+        )?))
+    }
+
+    /// Appends a file made by `open_detached` (it must follow the last file).
+    pub(crate) fn push(&self, f: Arc<MappedFile>) -> Result<Arc<MappedFile>, StoreError> {
+        let mut files = self.files.write();
+        if let Some(last) = files.last() {
+            if last.end_offset() != f.start_offset() {
+                return Err(StoreError::MessageIllegal(format!(
+                    "file {} does not follow {}",
+                    f.start_offset(),
+                    last.start_offset()
+                )));
+            }
+        }
+        files.push(f.clone());
+        Ok(f)
     }
 
     /// Creates (or reopens) the file starting at `start` and appends it to the queue.

@@ -53,6 +53,12 @@ fn retention_loop(inner: &Inner) {
     });
 }
 
+fn warm_loop(inner: &Inner) {
+    every(inner, Duration::from_millis(1), || {
+        inner.commit_log.warm_ahead()
+    });
+}
+
 fn flush_timeout_loop(inner: &Inner) {
     let interval = Duration::from_millis((inner.config.sync_flush_timeout_ms / 10).clamp(1, 100));
     every(inner, interval, || inner.expire_flush_waiters());
@@ -68,5 +74,6 @@ pub(crate) fn spawn_all(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>, Store
         spawn("fq-flush-timeout", inner, flush_timeout_loop)?,
         spawn("fq-flush-logics", inner, logics_flush_loop)?,
         spawn("fq-retention", inner, retention_loop)?,
+        spawn("fq-warm", inner, warm_loop)?,
     ])
 }

@@ -30,8 +30,22 @@ impl RetentionProbe for FakeProbe {
     }
 }
 
-fn commit_log_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("commitlog")).unwrap().count()
+/// CommitLog files on disk holding data (the next file may already be pre-created, empty).
+fn commit_log_files(dir: &Path, store: &ferrumq_store::MessageStore) -> usize {
+    let max = store.commit_log_max_offset() as u64;
+    std::fs::read_dir(dir.join("commitlog"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                < max
+        })
+        .count()
 }
 
 fn fill(store: &ferrumq_store::MessageStore, n: usize) {
@@ -57,7 +71,7 @@ fn deletes_old_files_only_at_delete_hour_and_never_the_last() {
     });
     store.set_retention_probe(probe.clone());
     fill(&store, 40); // ~10 files of 4 KiB
-    let files_before = commit_log_files(dir.path());
+    let files_before = commit_log_files(dir.path(), &store);
     assert!(files_before >= 8);
     let real_now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -86,7 +100,7 @@ fn deletes_old_files_only_at_delete_hour_and_never_the_last() {
     probe.hour.store(4, Ordering::SeqCst);
     let report = store.run_retention();
     assert_eq!(report.commit_log_files, files_before - 1);
-    assert_eq!(commit_log_files(dir.path()), 1);
+    assert_eq!(commit_log_files(dir.path(), &store), 1);
     assert!(
         report.consume_queue_files >= 1,
         "consume queue files below the minimum go too"
@@ -135,7 +149,7 @@ fn full_disk_deletes_at_once_regardless_of_age_or_hour() {
     });
     store.set_retention_probe(probe.clone());
     fill(&store, 40);
-    let before = commit_log_files(dir.path());
+    let before = commit_log_files(dir.path(), &store);
     assert_eq!(store.run_retention().commit_log_files, 0);
     probe.used_permille.store(990, Ordering::SeqCst); // 99% > 75%
     let deleted = store.run_retention().commit_log_files;
@@ -143,7 +157,11 @@ fn full_disk_deletes_at_once_regardless_of_age_or_hour() {
         (1..=10).contains(&deleted),
         "bounded forced deletion per run, got {deleted}"
     );
-    assert_eq!(commit_log_files(dir.path()), before - deleted);
+    assert_eq!(commit_log_files(dir.path(), &store), before - deleted);
     while store.run_retention().commit_log_files > 0 {}
-    assert_eq!(commit_log_files(dir.path()), 1, "never the last file");
+    assert_eq!(
+        commit_log_files(dir.path(), &store),
+        1,
+        "never the last file"
+    );
 }

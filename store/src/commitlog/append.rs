@@ -1,8 +1,10 @@
 //! Append under the short lock: assign offsets and timestamp, patch, copy in.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use crate::error::StoreError;
+use crate::mapped_file::MappedFile;
 use crate::message::{
     BLANK_MIN_LEN, MAGIC_BLANK, POS_PHYSICAL_OFFSET, POS_QUEUE_OFFSET, TRANSACTION_COMMIT_TYPE,
     TRANSACTION_NOT_TYPE,
@@ -49,6 +51,19 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 impl CommitLog {
+    /// Starts the file at `start`: the pre-created one if the warm-up thread made it.
+    fn roll_to(&self, start: u64) -> Result<Arc<MappedFile>, StoreError> {
+        let ready = self
+            .next_file
+            .lock()
+            .take()
+            .filter(|f| f.start_offset() == start);
+        match ready {
+            Some(f) => self.files.push(f),
+            None => self.files.create(start),
+        }
+    }
+
     /// Appends the records; they all land in one file (a blank marker closes the previous one
     /// if they do not fit, invariant C2).
     pub(crate) fn append(&self, req: AppendRequest<'_>) -> Result<Appended, StoreError> {
@@ -62,8 +77,8 @@ impl CommitLog {
         let mut table = self.append.lock();
         let mut file = match self.files.last() {
             Some(f) if !f.is_full() => f,
-            Some(f) => self.files.create(f.end_offset())?,
-            None => self.files.create(0)?,
+            Some(f) => self.roll_to(f.end_offset())?,
+            None => self.roll_to(0)?,
         };
         let mut pos = file.wrote_pos();
         let left = file.size() - pos;
@@ -73,7 +88,7 @@ impl CommitLog {
             blank[4..].copy_from_slice(&MAGIC_BLANK.to_be_bytes());
             file.write_at(pos, &blank);
             file.mark_full();
-            file = self.files.create(file.end_offset())?;
+            file = self.roll_to(file.end_offset())?;
             pos = 0;
         }
         let physical_offset = file.start_offset() + pos as u64;

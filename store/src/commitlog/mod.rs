@@ -3,6 +3,7 @@
 mod append;
 mod read;
 mod recovery;
+mod warm;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,7 +12,8 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::error::StoreError;
-use crate::mapped_file::MappedFileQueue;
+use crate::mapped_file::{MappedFile, MappedFileQueue};
+use std::sync::Arc;
 
 pub(crate) use append::{now_ms, AppendRequest};
 pub(crate) use read::NextRecord;
@@ -30,6 +32,10 @@ pub(crate) struct CommitLog {
     flushed_offset: AtomicU64,
     /// Store time of the newest record (for the checkpoint's timestamps).
     last_store_ts: AtomicI64,
+    /// The next file, created ahead of need by the warm-up thread.
+    next_file: Mutex<Option<Arc<MappedFile>>>,
+    /// Offset up to which pages were pre-faulted.
+    warmed_offset: AtomicU64,
 }
 
 impl CommitLog {
@@ -43,6 +49,8 @@ impl CommitLog {
             max_offset: AtomicU64::new(0),
             flushed_offset: AtomicU64::new(0),
             last_store_ts: AtomicI64::new(0),
+            next_file: Mutex::new(None),
+            warmed_offset: AtomicU64::new(0),
         })
     }
 

@@ -9,16 +9,13 @@ pub fn offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
     let mut raw = Vec::with_capacity(28);
     push_host(&mut raw, &store_host);
     raw.extend_from_slice(&physical_offset.to_be_bytes());
+    let hex = |n: u8| char::from(if n < 10 { b'0' + n } else { b'A' + n - 10 });
     let mut out = String::with_capacity(raw.len() * 2);
     for b in raw {
-        out.push(hex_digit(b >> 4));
-        out.push(hex_digit(b & 0xF));
+        out.push(hex(b >> 4));
+        out.push(hex(b & 0xF));
     }
     out
-}
-
-fn hex_digit(n: u8) -> char {
-    char::from_digit(u32::from(n), 16).map_or('0', |c| c.to_ascii_uppercase())
 }
 
 /// Decodes a 32-char (IPv4) or 56-char (IPv6) offset message id.
