@@ -61,6 +61,8 @@ pub struct BrokerInner {
     /// brokerIP1 and the port actually bound; set once right after binding.
     addr: OnceLock<SocketAddr>,
     shutting_down: AtomicBool,
+    /// Sends appended and waiting for durability (bounded by send::MAX_PENDING_SENDS).
+    pub pending_sends: std::sync::atomic::AtomicUsize,
 }
 
 impl BrokerInner {
@@ -125,6 +127,7 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         config,
         addr: OnceLock::new(),
         shutting_down: AtomicBool::new(false),
+        pending_sends: Default::default(),
     });
     let weak = Arc::downgrade(&inner);
     inner
@@ -231,6 +234,7 @@ pub async fn persist_tables(inner: Arc<BrokerInner>) {
         if let Err(e) = inner.groups.persist() {
             tracing::error!(error = %e, "subscriptionGroup.json: write failed");
         }
+        inner.topics.persist_if_dirty();
         if let Err(e) = inner.schedule.persist() {
             tracing::error!(error = %e, "delayOffset.json: write failed");
         }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -136,6 +137,10 @@ pub enum SendTopic {
 pub struct TopicConfigManager {
     path: PathBuf,
     table: RwLock<TopicConfigSerializeWrapper>,
+    /// Created on a request path (send, heartbeat, pull) and not yet written: those paths
+    /// must not do disk I/O on a runtime worker, so `persist_if_dirty` runs later on a
+    /// blocking thread.
+    dirty: AtomicBool,
 }
 
 impl TopicConfigManager {
@@ -160,6 +165,7 @@ impl TopicConfigManager {
         let mgr = Self {
             path,
             table: RwLock::new(wrapper),
+            dirty: AtomicBool::new(false),
         };
         mgr.persist();
         Ok(mgr)
@@ -237,7 +243,7 @@ impl TopicConfigManager {
             }
         };
         if created {
-            self.persist();
+            self.dirty.store(true, Ordering::Release);
         }
         (t, created)
     }
@@ -266,6 +272,13 @@ impl TopicConfigManager {
             self.persist();
         }
         removed
+    }
+
+    /// Writes topics.json if a request path created a topic since the last write. Blocking.
+    pub fn persist_if_dirty(&self) {
+        if self.dirty.swap(false, Ordering::AcqRel) {
+            self.persist();
+        }
     }
 
     /// Writes topics.json (pretty, like fastjson). Failures are logged: the in-memory table
@@ -334,6 +347,7 @@ mod tests {
             Some(SendTopic::Existing(_))
         ));
         assert!(m.get_or_create_for_send("T2", "NOPE", 4).is_none());
+        m.persist_if_dirty();
         let again = TopicConfigManager::load(&c).unwrap();
         assert_eq!(again.get("T1").unwrap().write_queue_nums, 4);
     }

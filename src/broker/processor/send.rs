@@ -33,8 +33,6 @@ const SYSFLAG_COMPRESSED: i32 = 0x1;
 const SYSFLAG_MULTI_TAGS: i32 = 0x2;
 const SYSFLAG_TRANSACTION: i32 = 0xC;
 
-static PENDING_SENDS: AtomicUsize = AtomicUsize::new(0);
-
 /// The send header, from V1 long names or V2 letters.
 pub struct SendHeader {
     pub producer_group: String,
@@ -243,11 +241,18 @@ async fn retry_topic(
     Ok(t)
 }
 
-/// Registers with the NameServers in a spawned task and waits a bounded time for it, so a
-/// consumer that looks the route up right after the send finds the topic.
+/// After a topic was created on a request path: writes topics.json on a blocking thread
+/// and registers with the NameServers, in a spawned task; waits a bounded time for it, so
+/// a consumer that looks the route up right after the send finds the topic.
 pub async fn register_now(inner: &Arc<BrokerInner>) {
     let i = inner.clone();
-    let task = tokio::spawn(async move { register::register_all(&i).await });
+    let task = tokio::spawn(async move {
+        let p = i.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || p.topics.persist_if_dirty()).await {
+            tracing::error!(error = %e, "topics.json persist task failed");
+        }
+        register::register_all(&i).await
+    });
     let _ = tokio::time::timeout(REGISTER_WAIT, task).await;
 }
 
@@ -349,14 +354,15 @@ async fn append(
         &ferrumq_store::MessageStore,
     ) -> Result<(PutResult, ferrumq_store::FlushWaiter), StoreError>,
 ) -> Result<(PutResult, PutStatus), Reject> {
-    if PENDING_SENDS.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_SENDS {
-        PENDING_SENDS.fetch_sub(1, Ordering::AcqRel);
+    let pending = &inner.pending_sends;
+    if pending.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_SENDS {
+        pending.fetch_sub(1, Ordering::AcqRel);
         return Err(Reject::new(
             ResponseCode::SystemBusy,
             "[REJECTREQUEST]system busy, start flow control for a while",
         ));
     }
-    let _guard = PendingGuard;
+    let _guard = PendingGuard(pending);
     let (result, waiter) = put(&inner.store).map_err(store_error)?;
     if result.status != PutStatus::PutOk {
         return Err(put_status_error(result.status));
@@ -365,11 +371,11 @@ async fn append(
     Ok((result, status))
 }
 
-struct PendingGuard;
+struct PendingGuard<'a>(&'a AtomicUsize);
 
-impl Drop for PendingGuard {
+impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        PENDING_SENDS.fetch_sub(1, Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
