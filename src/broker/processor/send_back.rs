@@ -57,17 +57,7 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
     if created {
         super::send::register_now(inner).await;
     }
-    let mut props = parse_properties(rec.properties);
-    if !props.iter().any(|(k, _)| k == "RETRY_TOPIC") {
-        props.push(("RETRY_TOPIC".to_string(), rec.topic.to_string()));
-    }
-    if !props.iter().any(|(k, _)| k == "ORIGIN_MESSAGE_ID") {
-        props.push((
-            "ORIGIN_MESSAGE_ID".to_string(),
-            offset_msg_id(rec.store_host, rec.physical_offset),
-        ));
-    }
-    props.retain(|(k, _)| k != "WAIT" && k != "DELAY");
+    let mut props = retry_properties(&rec);
     let mut queue_id = (rec.queue_offset.unsigned_abs() % t.write_queue_nums.max(1) as u64) as i32;
     let mut topic = topic;
     if !to_dlq {
@@ -77,12 +67,8 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
             3 + rec.reconsume_times
         };
         props.push(("DELAY".to_string(), level.to_string()));
-        schedule::apply_delay(
-            &mut topic,
-            &mut queue_id,
-            &mut props,
-            inner.schedule.max_level(),
-        );
+        let max_level = inner.schedule.max_level();
+        schedule::apply_delay(&mut topic, &mut queue_id, &mut props, max_level);
     }
     let msg = MessageToStore {
         topic,
@@ -103,4 +89,19 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
         Ok((r, _)) => Err(Reject::system(format!("{:?}", r.status))),
         Err(e) => Err(Reject::system(e.to_string())),
     }
+}
+
+/// The failed message's properties for its retry: RETRY_TOPIC and ORIGIN_MESSAGE_ID kept
+/// from an earlier retry or set now; WAIT and DELAY dropped.
+fn retry_properties(rec: &ferrumq_store::DecodedRecord<'_>) -> Vec<(String, String)> {
+    let mut props = parse_properties(rec.properties);
+    if !props.iter().any(|(k, _)| k == "RETRY_TOPIC") {
+        props.push(("RETRY_TOPIC".to_string(), rec.topic.to_string()));
+    }
+    if !props.iter().any(|(k, _)| k == "ORIGIN_MESSAGE_ID") {
+        let id = offset_msg_id(rec.store_host, rec.physical_offset);
+        props.push(("ORIGIN_MESSAGE_ID".to_string(), id));
+    }
+    props.retain(|(k, _)| k != "WAIT" && k != "DELAY");
+    props
 }
