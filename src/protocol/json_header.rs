@@ -71,7 +71,8 @@ impl<'de> Deserialize<'de> for ExtFieldsIn {
                 Ok(ExtFieldsIn(HashMap::new()))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtFieldsIn, A::Error> {
-                let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(8));
+                // serde_json gives no size hint; 16 covers a send header without rehashing.
+                let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(16));
                 while let Some(key) = map.next_key::<String>()? {
                     if let Some(ExtValue(v)) = map.next_value::<Option<ExtValue>>()? {
                         out.insert(key, v);
@@ -193,6 +194,15 @@ fn put_int(dst: &mut BytesMut, buf: &mut [u8; 20], v: i64) {
 pub(crate) fn put_str(dst: &mut BytesMut, s: &str) {
     dst.put_u8(b'"');
     let bytes = s.as_bytes();
+    // Branch-free scan (vectorizes); most values need no escaping at all.
+    let needs_escape = bytes.iter().fold(false, |acc, &b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !needs_escape {
+        dst.put_slice(bytes);
+        dst.put_u8(b'"');
+        return;
+    }
     let mut plain_from = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {

@@ -101,15 +101,13 @@ impl RemotingClient {
                 conn.pending.remove(opaque);
                 return Err(RemotingError::ConnectionClosed(addr.to_owned()));
             }
-            let guard = RemoveOnDrop {
+            // On timeout this future is dropped and the guard forgets the waiter.
+            let _guard = RemoveOnDrop {
                 pending: &conn.pending,
                 opaque,
             };
-            let resp = rx
-                .await
-                .map_err(|_| RemotingError::ConnectionClosed(addr.to_owned()));
-            std::mem::forget(guard);
-            resp
+            rx.await
+                .map_err(|_| RemotingError::ConnectionClosed(addr.to_owned()))
         };
         match tokio::time::timeout(timeout, work).await {
             Ok(r) => r,
