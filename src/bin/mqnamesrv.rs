@@ -15,6 +15,9 @@ struct Args {
     /// Print the effective configuration and exit.
     #[arg(short = 'p', long = "printConfigItem")]
     print_config: bool,
+    /// Accepted for compatibility with RocketMQ's launcher options; a NameServer ignores it.
+    #[arg(short = 'n', long = "namesrvAddr", hide = true)]
+    namesrv_addr: Option<String>,
 }
 
 fn main() -> ExitCode {

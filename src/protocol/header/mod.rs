@@ -80,7 +80,7 @@ impl FieldType for bool {
 }
 
 /// A required field.
-pub fn req<T: FieldType>(
+pub fn required_field<T: FieldType>(
     ext: &HashMap<String, String>,
     field: &'static str,
 ) -> Result<T, HeaderError> {
@@ -92,7 +92,7 @@ pub fn req<T: FieldType>(
 
 /// An optional field. An empty value counts as absent for non-string types, since Java
 /// would fail to parse it and clients only send it as a placeholder.
-pub fn opt<T: FieldType>(
+pub fn optional_field<T: FieldType>(
     ext: &HashMap<String, String>,
     field: &'static str,
 ) -> Result<Option<T>, HeaderError> {
@@ -129,10 +129,10 @@ macro_rules! command_header {
             }
         }
     };
-    (@get req $ext:ident $key:literal) => { $crate::protocol::header::req($ext, $key)? };
-    (@get opt $ext:ident $key:literal) => { $crate::protocol::header::opt($ext, $key)? };
+    (@get req $ext:ident $key:literal) => { $crate::protocol::header::required_field($ext, $key)? };
+    (@get opt $ext:ident $key:literal) => { $crate::protocol::header::optional_field($ext, $key)? };
     (@get def $ext:ident $key:literal, $default:expr) => {
-        $crate::protocol::header::opt($ext, $key)?.unwrap_or($default)
+        $crate::protocol::header::optional_field($ext, $key)?.unwrap_or($default)
     };
     (@put req $m:ident $key:literal $v:expr) => {
         $m.insert($key.to_owned(), $crate::protocol::header::FieldType::to_text(&$v));
