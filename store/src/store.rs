@@ -349,11 +349,17 @@ impl MessageStore {
         self.inner.wake_dispatcher();
     }
 
-    /// Blocks until the dispatcher has caught up with the CommitLog (tests).
+    /// Blocks until the dispatcher has caught up with the CommitLog (tests, benches).
     pub fn debug_wait_dispatched(&self) {
+        let mut spins = 0u32;
         while self.dispatch_behind_bytes() > 0 {
             self.inner.wake_dispatcher();
-            std::thread::sleep(std::time::Duration::from_millis(1));
+            spins += 1;
+            if spins < 10_000 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(std::time::Duration::from_micros(100));
+            }
         }
     }
 }
