@@ -96,6 +96,13 @@ pub fn success(req: &RemotingCommand, fields: &[(&str, String)]) -> RemotingComm
     resp
 }
 
+fn not_supported(req: &RemotingCommand) -> Reject {
+    Reject::new(
+        ResponseCode::RequestCodeNotSupported,
+        format!(" request type {} not supported", req.code),
+    )
+}
+
 /// The broker's single request processor.
 pub struct BrokerProcessor {
     inner: Arc<BrokerInner>,
@@ -142,6 +149,10 @@ async fn dispatch(
             send::process(inner, ctx, req).await
         }
         C::ConsumerSendMsgBack => send_back::process(inner, req).await,
+        // The VIP port (listenPort-2) serves everything but pulls, as in RocketMQ.
+        C::PullMessage | C::LitePullMessage if ctx.local.port() != inner.store_host().port() => {
+            Err(not_supported(req))
+        }
         C::PullMessage | C::LitePullMessage => pull::process(inner, req).await,
         C::HeartBeat => client::heartbeat(inner, ctx, req).await,
         C::UnregisterClient => client::unregister(inner, req),
@@ -172,10 +183,7 @@ async fn dispatch(
         C::GetAllSubscriptionGroupConfig => admin::all_groups(inner, req),
         C::DeleteSubscriptionGroup => admin::delete_group(inner, req).await,
         C::GetBrokerConfig => admin::broker_config(inner, req),
-        _ => Err(Reject::new(
-            ResponseCode::RequestCodeNotSupported,
-            format!(" request type {} not supported", req.code),
-        )),
+        _ => Err(not_supported(req)),
     }
 }
 
