@@ -119,8 +119,9 @@ impl Inner {
         let mut offset = self.dispatched.load(Ordering::Acquire);
         let mut hashes = Vec::new();
         let mut n = 0;
+        let mut file_hint = None;
         loop {
-            match self.commit_log.next_record(offset) {
+            match self.commit_log.next_record_hinted(offset, &mut file_hint) {
                 NextRecord::Record(file, pos, len) => {
                     if let Some(bytes) = file.read(pos, len) {
                         self.dispatch_record(bytes, &mut hashes, listener.as_ref());

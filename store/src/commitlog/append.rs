@@ -74,8 +74,12 @@ impl CommitLog {
                 self.file_size
             )));
         }
-        let mut table = self.append.lock();
-        let mut file = match self.files.last() {
+        let mut state = self.append.lock();
+        let current = match state.current.take() {
+            Some(f) => Some(f),
+            None => self.files.last(),
+        };
+        let mut file = match current {
             Some(f) if !f.is_full() => f,
             Some(f) => self.roll_to(f.end_offset())?,
             None => self.roll_to(0)?,
@@ -95,9 +99,9 @@ impl CommitLog {
         let counts = matches!(req.tx_type, TRANSACTION_NOT_TYPE | TRANSACTION_COMMIT_TYPE);
         let n = req.record_starts.len() as i64;
         let queue_offset = if counts {
-            let queues = match table.get_mut(req.topic) {
+            let queues = match state.queues.get_mut(req.topic) {
                 Some(q) => q,
-                None => table.entry(req.topic.to_string()).or_default(),
+                None => state.queues.entry(req.topic.to_string()).or_default(),
             };
             let next = queues.entry(req.queue_id).or_insert(0);
             let first = *next;
@@ -126,7 +130,8 @@ impl CommitLog {
         let end_offset = physical_offset + total as u64;
         self.last_store_ts.store(store_ts, Ordering::Release);
         self.max_offset.store(end_offset, Ordering::Release);
-        drop(table);
+        state.current = Some(file);
+        drop(state);
         Ok(Appended {
             physical_offset,
             queue_offset,

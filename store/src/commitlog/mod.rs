@@ -21,11 +21,19 @@ pub(crate) use read::NextRecord;
 /// Per topic, per queue: the next queue offset to assign.
 pub(crate) type QueueOffsetTable = HashMap<String, HashMap<i32, i64>>;
 
+/// State under the append lock.
+#[derive(Default)]
+pub(crate) struct AppendState {
+    pub queues: QueueOffsetTable,
+    /// The file being appended to (saves the file list's lock on the hot path).
+    pub current: Option<Arc<MappedFile>>,
+}
+
 pub(crate) struct CommitLog {
     files: MappedFileQueue,
     file_size: u64,
     /// The append lock: held while assigning offsets/timestamp and copying bytes in.
-    append: Mutex<QueueOffsetTable>,
+    append: Mutex<AppendState>,
     /// End of the last published record (Release after the bytes are in).
     max_offset: AtomicU64,
     /// Everything below is durable (msync'ed).
@@ -45,7 +53,7 @@ impl CommitLog {
         Ok(Self {
             files: MappedFileQueue::load(dir, size)?,
             file_size,
-            append: Mutex::new(HashMap::new()),
+            append: Mutex::new(AppendState::default()),
             max_offset: AtomicU64::new(0),
             flushed_offset: AtomicU64::new(0),
             last_store_ts: AtomicI64::new(0),
@@ -78,12 +86,12 @@ impl CommitLog {
 
     /// Replaces the queue offset table (after recovery).
     pub(crate) fn set_queue_offsets(&self, table: QueueOffsetTable) {
-        *self.append.lock() = table;
+        self.append.lock().queues = table;
     }
 
     /// Forgets a topic's queue offsets (topic deletion).
     pub(crate) fn remove_topic(&self, topic: &str) {
-        self.append.lock().remove(topic);
+        self.append.lock().queues.remove(topic);
     }
 
     /// msyncs everything appended so far; returns the new durable offset.

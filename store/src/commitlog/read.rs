@@ -41,10 +41,26 @@ impl CommitLog {
 
     /// Classifies what is at `offset`.
     pub(crate) fn next_record(&self, offset: u64) -> NextRecord {
+        self.next_record_hinted(offset, &mut None)
+    }
+
+    /// `next_record` for sequential readers: `hint` caches the last file (no list lock while
+    /// the offset stays in it).
+    pub(crate) fn next_record_hinted(
+        &self,
+        offset: u64,
+        hint: &mut Option<Arc<MappedFile>>,
+    ) -> NextRecord {
         if offset >= self.max_offset() {
             return NextRecord::NotReady;
         }
-        let Some(file) = self.files.find(offset) else {
+        let cached = hint
+            .as_ref()
+            .filter(|f| f.start_offset() <= offset && offset < f.end_offset())
+            .cloned();
+        let found = cached.or_else(|| self.files.find(offset));
+        hint.clone_from(&found);
+        let Some(file) = found else {
             // Below the first file (deleted) or a gap: continue at the next file start.
             return match self.files.first() {
                 Some(f) if offset < f.start_offset() => NextRecord::Skip(f.start_offset()),
