@@ -2,9 +2,11 @@
 //! arrival listener (DESIGN.md §5).
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use crate::commitlog::NextRecord;
-use crate::consume_queue::CqEntry;
+use crate::consume_queue::{ConsumeQueue, CqEntry};
+use crate::error::StoreError;
 use crate::index::index_key_hash;
 use crate::message::{
     decode_record, iter_properties, tag_code, DecodedRecord, PROPERTY_DELAY, PROPERTY_KEYS,
@@ -12,6 +14,16 @@ use crate::message::{
     TRANSACTION_NOT_TYPE, TRANSACTION_ROLLBACK_TYPE,
 };
 use crate::store::{ArrivalListener, Inner};
+
+/// Queues remembered by one dispatch run.
+const CQ_CACHE_LEN: usize = 16;
+
+/// Buffers reused across the records of one dispatch run.
+#[derive(Default)]
+struct Scratch {
+    hashes: Vec<u32>,
+    cqs: Vec<Arc<ConsumeQueue>>,
+}
 
 /// The properties the dispatcher needs, found in one pass.
 #[derive(Default)]
@@ -54,10 +66,28 @@ impl Inner {
         props.tags.map_or(0, tag_code)
     }
 
+    /// The queue for a record, from a small most-recently-used list before the shared table.
+    fn cq_for(
+        &self,
+        cache: &mut Vec<Arc<ConsumeQueue>>,
+        topic: &str,
+        queue_id: i32,
+    ) -> Result<Arc<ConsumeQueue>, StoreError> {
+        if let Some(cq) = cache.iter().find(|c| c.is(topic, queue_id)) {
+            return Ok(cq.clone());
+        }
+        let cq = self.find_or_create_cq(topic, queue_id)?;
+        if cache.len() >= CQ_CACHE_LEN {
+            cache.remove(0);
+        }
+        cache.push(cq.clone());
+        Ok(cq)
+    }
+
     fn dispatch_record(
         &self,
         bytes: &[u8],
-        hashes: &mut Vec<u32>,
+        scratch: &mut Scratch,
         listener: Option<&ArrivalListener>,
     ) {
         let rec = match decode_record(bytes) {
@@ -76,7 +106,7 @@ impl Inner {
                 tag_code: self.tag_code_for(&rec, &props),
             };
             match self
-                .find_or_create_cq(rec.topic, rec.queue_id)
+                .cq_for(&mut scratch.cqs, rec.topic, rec.queue_id)
                 .and_then(|cq| cq.put(rec.queue_offset, entry))
             {
                 Ok(true) => {
@@ -91,6 +121,7 @@ impl Inner {
             }
         }
         if self.config.message_index_enable && tx != TRANSACTION_ROLLBACK_TYPE {
+            let hashes = &mut scratch.hashes;
             hashes.clear();
             if let Some(u) = props.uniq_key {
                 hashes.push(index_key_hash(rec.topic, u));
@@ -117,14 +148,14 @@ impl Inner {
     pub(crate) fn dispatch_available(&self) -> usize {
         let listener = self.listener.read().clone();
         let mut offset = self.dispatched.load(Ordering::Acquire);
-        let mut hashes = Vec::new();
+        let mut scratch = Scratch::default();
         let mut n = 0;
         let mut file_hint = None;
         loop {
             match self.commit_log.next_record_hinted(offset, &mut file_hint) {
                 NextRecord::Record(file, pos, len) => {
                     if let Some(bytes) = file.read(pos, len) {
-                        self.dispatch_record(bytes, &mut hashes, listener.as_ref());
+                        self.dispatch_record(bytes, &mut scratch, listener.as_ref());
                     }
                     offset += len as u64;
                     n += 1;

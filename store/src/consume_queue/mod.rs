@@ -99,6 +99,10 @@ impl ConsumeQueue {
         })
     }
 
+    pub(crate) fn is(&self, topic: &str, queue_id: i32) -> bool {
+        self.queue_id == queue_id && self.topic == topic
+    }
+
     pub(crate) fn max_offset(&self) -> i64 {
         self.max_offset.load(Ordering::Acquire)
     }
