@@ -100,6 +100,53 @@ proptest! {
     }
 }
 
+fn route_data() -> impl Strategy<Value = TopicRouteData> {
+    let broker = (
+        "[a-z-]{1,10}",
+        proptest::collection::btree_map(0i64..4, "[0-9.]{7,15}:[0-9]{2,5}", 1..4),
+    )
+        .prop_map(|(name, addrs)| BrokerData {
+            broker_addrs: addrs,
+            broker_name: name,
+            cluster: "DefaultCluster".into(),
+            ..Default::default()
+        });
+    let queue = ("[a-z-]{1,10}", 0i32..16, 0i32..16, 0i32..8).prop_map(|(b, r, w, p)| QueueData {
+        broker_name: b,
+        perm: p,
+        read_queue_nums: r,
+        write_queue_nums: w,
+        topic_sys_flag: 0,
+    });
+    (
+        proptest::collection::vec(broker, 0..4),
+        proptest::collection::vec(queue, 0..4),
+        proptest::option::of("[a-z:;0-9]{1,12}"),
+    )
+        .prop_map(|(b, q, order)| TopicRouteData {
+            broker_datas: b,
+            queue_datas: q,
+            order_topic_conf: order,
+            ..Default::default()
+        })
+}
+
+proptest! {
+    #[test]
+    fn route_both_key_forms_round_trip(route in route_data(), standard in any::<bool>()) {
+        let bytes = route.encode_route(standard);
+        prop_assert!(!bytes.contains(&b' '), "no whitespace for the Go client's parser");
+        prop_assert_eq!(TopicRouteData::decode(&bytes).unwrap(), route);
+    }
+
+    #[test]
+    fn lenient_pass_never_panics(text in "[{}\\[\\]\\\\\":,0-9a-z ]{0,64}") {
+        let _ = ferrumq::protocol::lenient::quote_bare_keys(text.as_bytes());
+        let _ = ferrumq::protocol::lenient::unquote_numeric_keys(text.as_bytes());
+        let _ = TopicRouteData::decode(text.as_bytes());
+    }
+}
+
 #[test]
 fn header_errors_name_the_field() {
     let mut ext = HashMap::new();

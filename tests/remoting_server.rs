@@ -17,6 +17,7 @@ const SLEEP: RequestCode = RequestCode::Unknown(1000);
 const ONEWAY: RequestCode = RequestCode::Unknown(1001);
 const PANIC: RequestCode = RequestCode::Unknown(1002);
 const PUSH: RequestCode = RequestCode::Unknown(1003);
+const ASK_CLIENT: RequestCode = RequestCode::Unknown(1004);
 
 #[derive(Default)]
 struct TestProcessor {
@@ -58,6 +59,17 @@ impl RequestProcessor for TestProcessor {
                     req.response_to(ResponseCode::Success, None),
                 )))
             }
+            ASK_CLIENT => Box::pin(async move {
+                let ask = RemotingCommand::new_request(
+                    RequestCode::GetConsumerRunningInfo,
+                    HashMap::new(),
+                );
+                let answer = ctx.invoke(ask, Duration::from_secs(3)).await;
+                let remark = answer
+                    .map(|a| a.remark.unwrap_or_default())
+                    .unwrap_or_else(|e| e.to_string());
+                Some(req.response_to(ResponseCode::Success, remark))
+            }),
             _ => Box::pin(std::future::ready(Some(not_supported(&req)))),
         }
     }
@@ -291,6 +303,29 @@ async fn server_pushes_oneway_to_client_handler() {
     assert!(pushed.is_oneway());
     assert_eq!(pushed.serialize_type, SerializeType::Json);
     assert_eq!(pushed.ext_fields["consumerGroup"], "g");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_request_to_client_is_matched_to_its_reply() {
+    let (server, _) = start(fast_config()).await;
+    let handler: PushHandler = Arc::new(|cmd: RemotingCommand| {
+        Some(cmd.response_to(ResponseCode::Success, "running fine".to_owned()))
+    });
+    let client = RemotingClient::new(ClientConfig {
+        push_handler: Some(handler),
+        ..Default::default()
+    });
+    let addr = server.local_addr().to_string();
+    let r = client
+        .invoke(
+            &addr,
+            RemotingCommand::new_request(ASK_CLIENT, HashMap::new()),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.remark.as_deref(), Some("running fine"));
     server.shutdown().await;
 }
 
