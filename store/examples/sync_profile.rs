@@ -36,7 +36,8 @@ fn main() {
                         queue_id: (t % 8) as i32,
                         flag: 0,
                         body: Bytes::from(vec![b'x'; 1024]),
-                        properties: "TAGS\u{1}TagA".into(),
+                        properties: std::env::var("PROPS")
+                            .unwrap_or_else(|_| "TAGS\u{1}TagA".into()),
                         sys_flag: 0,
                         born_timestamp_ms: 0,
                         born_host: SocketAddr::from(([127, 0, 0, 1], 1)),
