@@ -59,6 +59,11 @@ impl Inner {
         let timeout = Duration::from_millis(self.config.sync_flush_timeout_ms);
         {
             let mut w = self.flush.waiters.lock();
+            // Checked under the lock: once `stopping` is set the flusher may already have done
+            // its last round, so a waiter queued now would never be completed.
+            if self.stopping.load(Ordering::Acquire) {
+                return FlushWaiter::ready(PutStatus::ServiceNotAvailable);
+            }
             if w.len() >= MAX_FLUSH_WAITERS {
                 return FlushWaiter::ready(PutStatus::OsPageCacheBusy);
             }
