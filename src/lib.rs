@@ -5,3 +5,4 @@ pub mod broker;
 pub mod namesrv;
 pub mod protocol;
 pub mod remoting;
+pub mod signal;

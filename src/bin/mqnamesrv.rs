@@ -65,6 +65,8 @@ fn run(args: Args) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start runtime: {e}"))?;
     runtime.block_on(async move {
+        let shutdown = ferrumq::signal::ShutdownSignal::register()
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
         let port = config.listen_port;
         let handle = start_namesrv(config)
             .await
@@ -73,24 +75,9 @@ fn run(args: Args) -> Result<(), String> {
             "The Name Server boot success. serializeType=JSON, address {}",
             handle.local_addr()
         );
-        wait_for_signal().await;
+        shutdown.recv().await;
         tracing::info!("shutting down");
         handle.shutdown().await;
         Ok(())
     })
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
