@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use ferrumq::broker::{config::split_namesrv, start_broker, BrokerConfig};
+use ferrumq::signal::ShutdownSignal;
 
 /// The broker must be gone this long after SIGTERM (the conformance kit allows 30 s).
 const SHUTDOWN_LIMIT: Duration = Duration::from_secs(25);
@@ -63,6 +64,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: BrokerConfig) -> ExitCode {
+    // Handlers first: a SIGTERM right after the port opens must be a clean shutdown, not
+    // the default action (immediate death, abort file left behind).
+    let signal = match ShutdownSignal::register() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mqbroker: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let broker = match start_broker(config).await {
         Ok(b) => b,
         Err(e) => {
@@ -71,7 +81,7 @@ async fn run(config: BrokerConfig) -> ExitCode {
         }
     };
     println!("The broker[{}] boot success.", broker.local_addr());
-    wait_for_signal().await;
+    signal.recv().await;
     tracing::info!("shutting down");
     if tokio::time::timeout(SHUTDOWN_LIMIT, broker.shutdown())
         .await
@@ -81,19 +91,4 @@ async fn run(config: BrokerConfig) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
-}
-
-async fn wait_for_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
 }
