@@ -18,11 +18,14 @@ const ONEWAY: RequestCode = RequestCode::Unknown(1001);
 const PANIC: RequestCode = RequestCode::Unknown(1002);
 const PUSH: RequestCode = RequestCode::Unknown(1003);
 const ASK_CLIENT: RequestCode = RequestCode::Unknown(1004);
+/// Oneway: sleeps `ms`, then appends `id` to `TestProcessor::oneway_order`.
+const ORDERED: RequestCode = RequestCode::Unknown(1005);
 
 #[derive(Default)]
 struct TestProcessor {
     oneway_seen: AtomicUsize,
     closed: AtomicUsize,
+    oneway_order: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl RequestProcessor for TestProcessor {
@@ -46,6 +49,20 @@ impl RequestProcessor for TestProcessor {
                 Box::pin(async { None })
             }
             PANIC => Box::pin(async { panic!("processor bug") }),
+            ORDERED => {
+                let order = self.oneway_order.clone();
+                Box::pin(async move {
+                    let ms: u64 = req
+                        .ext_fields
+                        .get("ms")
+                        .and_then(|m| m.parse().ok())
+                        .unwrap_or(0);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    let id = req.ext_fields.get("id").cloned().unwrap_or_default();
+                    order.lock().unwrap().push(id);
+                    None
+                })
+            }
             PUSH => {
                 let push = RemotingCommand::new_request(
                     RequestCode::NotifyConsumerIdsChanged,
@@ -212,6 +229,42 @@ async fn oneway_requests_get_no_reply_even_on_error() {
     let mut buf = BytesMut::new();
     let r = read_frame(&mut s, &mut buf).await.unwrap();
     assert_eq!(r.opaque, 9, "the first reply is for the normal request");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn oneway_requests_of_a_connection_run_in_arrival_order() {
+    let (server, p) = start(fast_config()).await;
+    let client = RemotingClient::new(ClientConfig::default());
+    let addr = server.local_addr().to_string();
+    // The first is the slowest: run concurrently, they would finish in reverse order.
+    for (id, ms) in [("a", 200u64), ("b", 50), ("c", 0)] {
+        let ext = HashMap::from([
+            ("ms".to_owned(), ms.to_string()),
+            ("id".to_owned(), id.to_owned()),
+        ]);
+        client
+            .invoke_oneway(&addr, RemotingCommand::new_request(ORDERED, ext))
+            .await
+            .unwrap();
+    }
+    // A request with a reply is not queued behind them.
+    let quick = client
+        .invoke(&addr, sleep_req(0, "quick"), Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert_eq!(quick.remark.as_deref(), Some("quick"));
+    assert!(
+        p.oneway_order.lock().unwrap().len() < 3,
+        "the reply waited for the oneways"
+    );
+    for _ in 0..100 {
+        if p.oneway_order.lock().unwrap().len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(*p.oneway_order.lock().unwrap(), ["a", "b", "c"]);
     server.shutdown().await;
 }
 

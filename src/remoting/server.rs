@@ -14,7 +14,7 @@ use futures::FutureExt;
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
@@ -238,13 +238,14 @@ async fn read_loop(
     let mut shutdown = shared.shutdown.clone();
     let mut last_frame = Instant::now();
     let mut frame_started: Option<Instant> = None;
+    let mut oneway_tail = OnewayTail::default();
     loop {
         loop {
             match codec.decode(&mut buf) {
                 Ok(Some(item)) => {
                     last_frame = Instant::now();
                     frame_started = None;
-                    dispatch(item, ctx, shared, in_flight);
+                    dispatch(item, ctx, shared, in_flight, &mut oneway_tail);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -292,11 +293,27 @@ async fn reply_framing_error(ctx: &ConnectionContext, why: &str) {
     let _ = ctx.tx.send(resp).await;
 }
 
+/// Oneway requests of one connection are processed in arrival order: each waits for the
+/// previous one to finish. They carry state that later ones overwrite (UPDATE_CONSUMER_OFFSET,
+/// REGISTER_BROKER), and with no reply the sender cannot order them itself. Requests with
+/// replies still run concurrently (long-polling pulls must not hold anything up).
+#[derive(Default)]
+struct OnewayTail(Option<oneshot::Receiver<()>>);
+
+impl OnewayTail {
+    /// The previous oneway's completion signal, and this one's (fired when it is dropped).
+    fn link(&mut self) -> (Option<oneshot::Receiver<()>>, oneshot::Sender<()>) {
+        let (done_tx, done_rx) = oneshot::channel();
+        (self.0.replace(done_rx), done_tx)
+    }
+}
+
 fn dispatch(
     item: Result<RemotingCommand, crate::protocol::ProtocolError>,
     ctx: &ConnectionContext,
     shared: &Arc<Shared>,
     in_flight: &Arc<Semaphore>,
+    oneway_tail: &mut OnewayTail,
 ) {
     let req = match item {
         Ok(req) => req,
@@ -329,7 +346,18 @@ fn dispatch(
     };
     let ctx = ctx.clone();
     let processor = shared.processor.clone();
+    let (previous_oneway, this_oneway_done) = match oneway {
+        true => {
+            let (prev, done) = oneway_tail.link();
+            (prev, Some(done))
+        }
+        false => (None, None),
+    };
     tokio::spawn(async move {
+        if let Some(prev) = previous_oneway {
+            // Err only means the previous task ended without signalling: it is done too.
+            let _ = prev.await;
+        }
         let (opaque, st, code) = (req.opaque, req.serialize_type, req.code);
         let fut = processor.process(ctx.clone(), req);
         let resp = match AssertUnwindSafe(fut).catch_unwind().await {
@@ -348,6 +376,7 @@ fn dispatch(
             resp.serialize_type = st;
             let _ = ctx.tx.send(resp).await;
         }
+        drop(this_oneway_done);
         drop(permit);
     });
 }
