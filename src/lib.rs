@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod broker;
+pub mod logging;
 pub mod namesrv;
 pub mod protocol;
 pub mod remoting;

@@ -26,12 +26,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    ferrumq::logging::init();
     let args = Args::parse();
     let mut config = match &args.config {
         Some(path) => match BrokerConfig::from_file(path) {

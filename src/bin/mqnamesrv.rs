@@ -21,15 +21,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    // Logs on stderr: stdout carries `-p` output and the boot line.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    ferrumq::logging::init();
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
