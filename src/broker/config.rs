@@ -129,23 +129,12 @@ fn first_non_loopback_ipv4() -> Ipv4Addr {
     probe().unwrap_or(Ipv4Addr::LOCALHOST)
 }
 
-/// Parses Java-properties text: `key=value` (or `key:value`), `#`/`!` comments, trimmed.
-/// Later keys win. Lines without a separator are ignored.
+/// Parses Java-properties text (the shared `java.util.Properties` rules: comments,
+/// `=`/`:`/blank separators, continuations, escapes) into a map; later keys win.
 pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
-            continue;
-        }
-        if let Some(pos) = line.find(['=', ':']) {
-            let (k, v) = (line[..pos].trim(), line[pos + 1..].trim());
-            if !k.is_empty() {
-                out.insert(k.to_string(), v.to_string());
-            }
-        }
-    }
-    out
+    crate::protocol::properties::parse_properties(text)
+        .into_iter()
+        .collect()
 }
 
 fn parse_bool(v: &str) -> bool {
