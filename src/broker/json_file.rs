@@ -55,7 +55,7 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
         if text.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<T>(&quote_numeric_keys(&text)) {
+        match crate::protocol::lenient::from_slice::<T>(text.as_bytes()) {
             Ok(v) => return Ok(Some(v)),
             Err(e) => {
                 tracing::warn!(file = %candidate.display(), error = %e, "config file unreadable");
@@ -69,89 +69,24 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
     }
 }
 
-/// Rewrites fastjson's unquoted numeric object keys (`{0:12,1:7}`) as quoted keys so a
-/// strict JSON parser reads them. Text inside strings is left alone.
-pub fn quote_numeric_keys(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut expect_key = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
-            }
-        } else if c == b'"' {
-            in_string = true;
-            expect_key = false;
-        } else if c == b'{' || c == b',' {
-            expect_key = true;
-        } else if expect_key && (c.is_ascii_digit() || c == b'-') {
-            let end = scan_number_key(bytes, i);
-            if let Some(end) = end {
-                out.push('"');
-                out.push_str(&text[i..end]);
-                out.push('"');
-                i = end;
-                expect_key = false;
-                continue;
-            }
-            expect_key = false;
-        } else if !c.is_ascii_whitespace() {
-            expect_key = false;
-        }
-        // Multi-byte UTF-8 is copied byte-wise through the char boundary below.
-        let ch_len = utf8_len(c);
-        out.push_str(&text[i..(i + ch_len).min(text.len())]);
-        i += ch_len;
-    }
-    out
-}
-
-/// If a number starting at `start` is followed (after blanks) by ':', returns its end.
-fn scan_number_key(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut end = start + 1;
-    while end < bytes.len() && bytes[end].is_ascii_digit() {
-        end += 1;
-    }
-    let mut j = end;
-    while j < bytes.len() && bytes[j].is_ascii_whitespace() {
-        j += 1;
-    }
-    (bytes.get(j) == Some(&b':')).then_some(end)
-}
-
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xF0..=0xFF => 4,
-        0xE0..=0xEF => 3,
-        0xC0..=0xDF => 2,
-        _ => 1,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
 
     #[test]
-    fn quotes_unquoted_keys_only_outside_strings() {
-        let s = r#"{"offsetTable":{"T@g":{0:12, 1 :7}},"x":"{0:1}","城":{-1:2}}"#;
-        let q = quote_numeric_keys(s);
-        assert_eq!(
-            q,
-            r#"{"offsetTable":{"T@g":{"0":12, "1" :7}},"x":"{0:1}","城":{"-1":2}}"#
-        );
-        let v: serde_json::Value = serde_json::from_str(&q).unwrap();
+    fn loads_fastjson_unquoted_keys_but_not_inside_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("consumerOffset.json");
+        fs::write(
+            &p,
+            r#"{"offsetTable":{"T@g":{0:12, 1 :7}},"x":"{0:1}","城":{-1:2}}"#,
+        )
+        .unwrap();
+        let v: serde_json::Value = load(&p).unwrap().unwrap();
         assert_eq!(v["offsetTable"]["T@g"]["1"], 7);
+        assert_eq!(v["x"], "{0:1}");
+        assert_eq!(v["城"]["-1"], 2);
     }
 
     #[test]

@@ -169,8 +169,7 @@ pub fn topic_stats(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 pub async fn create_group(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
-    let text = crate::broker::json_file::quote_numeric_keys(&String::from_utf8_lossy(&req.body));
-    let g: SubscriptionGroupConfig = serde_json::from_str(&text)
+    let g: SubscriptionGroupConfig = crate::protocol::lenient::from_slice(&req.body)
         .map_err(|e| Reject::system(format!("bad SubscriptionGroupConfig: {e}")))?;
     if !is_valid_name(&g.group_name) {
         return Err(Reject::system(format!(

@@ -35,8 +35,8 @@ fn notifier(ctx: &ConnectionContext) -> Notifier {
 }
 
 fn parse_body(req: &RemotingCommand) -> Result<Value, Reject> {
-    let text = crate::broker::json_file::quote_numeric_keys(&String::from_utf8_lossy(&req.body));
-    serde_json::from_str(&text).map_err(|e| Reject::system(format!("bad request body: {e}")))
+    crate::protocol::lenient::from_slice(&req.body)
+        .map_err(|e| Reject::system(format!("bad request body: {e}")))
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
