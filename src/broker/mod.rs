@@ -3,7 +3,6 @@
 
 pub mod config;
 pub mod consumer_manager;
-pub mod json_file;
 pub mod locks;
 pub mod long_polling;
 pub mod offsets;

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::json_file;
 use super::BrokerError;
+use crate::config_file as json_file;
 
 type OffsetTable = BTreeMap<String, BTreeMap<i32, i64>>;
 

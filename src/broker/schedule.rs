@@ -12,9 +12,9 @@ use ferrumq_store::{
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::json_file;
 use super::topic_config::{now_ms, SCHEDULE_TOPIC};
 use super::{BrokerError, BrokerInner};
+use crate::config_file as json_file;
 
 /// Records examined per level per scan pass.
 const SCAN_BATCH: i32 = 32;

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
-use super::json_file;
 use super::topic_config::DataVersion;
 use super::BrokerError;
+use crate::config_file as json_file;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]

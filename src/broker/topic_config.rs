@@ -9,8 +9,8 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use super::config::BrokerConfig;
-use super::json_file;
 use super::BrokerError;
+use crate::config_file as json_file;
 
 pub const PERM_PRIORITY: i32 = 8;
 pub const PERM_READ: i32 = 4;

@@ -2,8 +2,7 @@
 //! File form is Java's KVConfigSerializeWrapper: `{"configTable":{"ns":{"k":"v"}}}`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
@@ -90,29 +89,9 @@ impl KvConfigManager {
         let snapshot = KvFile {
             config_table: self.table.read().clone(),
         };
-        let json = serde_json::to_vec_pretty(&snapshot).map_err(std::io::Error::other)?;
-        write_atomically(&self.path, &json)
+        let json = serde_json::to_string_pretty(&snapshot).map_err(std::io::Error::other)?;
+        crate::config_file::write_atomic(&self.path, &json)
     }
-}
-
-/// temp file + fsync + rename + fsync of the directory: a crash leaves old or new, whole.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use config::{ConfigError, NamesrvConfig};
-pub use kv::{write_atomically, KvConfigManager};
+pub use kv::KvConfigManager;
 pub use processor::{masked_crc32, NamesrvProcessor, ORDER_TOPIC_CONFIG};
 pub use routes::{BrokerLiveInfo, RegisterResult, Registration, RouteTable, MASTER_ID};
 pub use topics::UnitFilter;

@@ -7,7 +7,7 @@ use parking_lot::RwLock;
 use tokio::time::Instant;
 
 use super::config::NamesrvConfig;
-use super::kv::{write_atomically, KvConfigManager};
+use super::kv::KvConfigManager;
 use super::routes::{Registration, RouteTable};
 use super::topics::UnitFilter;
 use crate::protocol::*;
@@ -264,7 +264,7 @@ impl NamesrvProcessor {
                 "UPDATE_NAMESRV_CONFIG: unknown properties ignored"
             );
         }
-        write_atomically(&next.config_store_path, next.to_properties().as_bytes())
+        crate::config_file::write_atomic(&next.config_store_path, &next.to_properties())
             .map_err(|e| format!("persist config failed: {e}"))?;
         *self.config.write() = next;
         Ok(ok(req))

@@ -1,5 +1,6 @@
-//! Config files under `storePathRootDir/config/`: atomic replacement with a `.bak` copy,
-//! and a lenient reader that also takes fastjson's unquoted numeric map keys.
+//! Config and state files (broker `config/*.json`, NameServer `kvConfig.json` and
+//! properties): atomic replacement with a `.bak` copy, and a lenient reader that also takes
+//! fastjson's unquoted numeric map keys.
 
 use std::fs::{self, File};
 use std::io::Write;
