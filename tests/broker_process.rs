@@ -1,59 +1,16 @@
 //! Process test of the `mqbroker` binary: `-p`, unknown properties tolerated, a long-polling
 //! pull woken by a send, SIGTERM → clean exit (no abort file, offsets on disk), restart.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod process_util;
+
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use ferrumq::protocol::{RemotingCommand, RequestCode};
 use ferrumq::remoting::{ClientConfig, RemotingClient};
+use process_util::{free_port, spawn, start_namesrv, wait_listening};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_listening(port: u16, child: &mut Child) {
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "server exited early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on {port}");
-}
-
-/// Kills the process when the test ends, passed or failed.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(bin: &str, conf: &Path, dir: &Path) -> Proc {
-    Proc(
-        Command::new(bin)
-            .arg("-c")
-            .arg(conf)
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
-}
 
 fn req(code: RequestCode, fields: &[(&str, &str)]) -> RemotingCommand {
     RemotingCommand::new_request(
@@ -158,18 +115,7 @@ fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_long_poll_sigterm_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let ns_port = free_port();
-    let ns_conf = dir.path().join("namesrv.conf");
-    std::fs::write(
-        &ns_conf,
-        format!(
-            "listenPort={ns_port}\nkvConfigPath={}/kv.json\n",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let mut namesrv = spawn(env!("CARGO_BIN_EXE_mqnamesrv"), &ns_conf, dir.path());
-    wait_listening(ns_port, &mut namesrv.0);
+    let (namesrv, ns_port) = start_namesrv(dir.path());
 
     let port = free_port();
     let conf = dir.path().join("broker.conf");

@@ -4,12 +4,9 @@
 //! queue's offsets must run 0..n without holes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferrumq::protocol::{
     CommandHeader, PullMessageRequestHeader, PullMessageResponseHeader, RemotingCommand,
@@ -17,35 +14,20 @@ use ferrumq::protocol::{
     SendMessageResponseHeader,
 };
 use ferrumq::remoting::{ClientConfig, RemotingClient};
+use process_util::{free_port, spawn, start_namesrv, wait_listening, Proc};
+
+mod process_util;
 
 const TOPIC: &str = "Kill9Topic";
 const QUEUES: i32 = 4;
 const PRODUCERS: usize = 8;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A port that was free a moment ago (the binaries take fixed ports from their config).
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn wait_listening(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    while Instant::now() < deadline {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "server exited early");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("nothing listens on {port}");
-}
-
+/// Fields drop in order: processes are killed before their folder is removed.
 struct Servers {
+    broker: Option<Proc>,
+    _namesrv: Proc,
     dir: tempfile::TempDir,
-    namesrv: Child,
-    broker: Option<Child>,
     ns_port: u16,
     broker_port: u16,
 }
@@ -53,21 +35,10 @@ struct Servers {
 impl Servers {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let ns_port = free_port();
-        let ns_conf = dir.path().join("namesrv.conf");
-        std::fs::write(
-            &ns_conf,
-            format!(
-                "listenPort={ns_port}\nkvConfigPath={}/kv.json\n",
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let mut namesrv = spawn(env!("CARGO_BIN_EXE_mqnamesrv"), &ns_conf, dir.path());
-        wait_listening(ns_port, &mut namesrv);
+        let (namesrv, ns_port) = start_namesrv(dir.path());
         let mut s = Servers {
             dir,
-            namesrv,
+            _namesrv: namesrv,
             broker: None,
             ns_port,
             broker_port: free_port(),
@@ -92,39 +63,17 @@ impl Servers {
         )
         .unwrap();
         let mut broker = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, self.dir.path());
-        wait_listening(self.broker_port, &mut broker);
+        wait_listening(self.broker_port, &mut broker.0);
         self.broker = Some(broker);
     }
 
     fn kill9_broker(&mut self) {
-        if let Some(mut b) = self.broker.take() {
-            b.kill().unwrap(); // SIGKILL
-            b.wait().unwrap();
-        }
+        drop(self.broker.take()); // Proc's drop: SIGKILL and reap
     }
 
     fn broker_addr(&self) -> String {
         format!("127.0.0.1:{}", self.broker_port)
     }
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        self.kill9_broker();
-        let _ = self.namesrv.kill();
-        let _ = self.namesrv.wait();
-    }
-}
-
-fn spawn(bin: &str, conf: &Path, cwd: &Path) -> Child {
-    Command::new(bin)
-        .arg("-c")
-        .arg(conf)
-        .current_dir(cwd)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 fn send_request(queue_id: i32, seq: u64) -> RemotingCommand {
