@@ -14,9 +14,16 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Serializes writers: two concurrent writes of one file would share its `.tmp`, and the
+/// second rename would fail (ENOENT) after the first moved it. Config writes are rare and
+/// small, so one process-wide lock costs nothing.
+static WRITE_LOCK: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
 /// Replaces `path` with `text` so that a crash at any instant leaves either the old or the
 /// new content: write `.tmp`, fsync, keep the old file as `.bak`, rename, fsync the folder.
+/// Blocking: call it from a blocking thread.
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let _one_writer = WRITE_LOCK.lock();
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir)?;
     }
@@ -88,6 +95,27 @@ mod tests {
         assert_eq!(v["offsetTable"]["T@g"]["1"], 7);
         assert_eq!(v["x"], "{0:1}");
         assert_eq!(v["城"]["-1"], 2);
+    }
+
+    #[test]
+    fn concurrent_writers_of_one_file_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("topics.json");
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let p = &p;
+                scope.spawn(move || {
+                    for i in 0..25 {
+                        write_atomic(p, &format!("{{\"w\":{}}}", t * 100 + i)).unwrap();
+                    }
+                });
+            }
+        });
+        let v: HashMap<String, i32> = load(&p).unwrap().unwrap();
+        assert!(
+            v["w"] % 100 == 24,
+            "the last write of some thread wins: {v:?}"
+        );
     }
 
     #[test]

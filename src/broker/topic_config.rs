@@ -141,6 +141,7 @@ pub struct TopicConfigManager {
     /// must not do disk I/O on a runtime worker, so `persist_if_dirty` runs later on a
     /// blocking thread.
     dirty: AtomicBool,
+    persist_lock: parking_lot::Mutex<()>,
 }
 
 impl TopicConfigManager {
@@ -166,6 +167,7 @@ impl TopicConfigManager {
             path,
             table: RwLock::new(wrapper),
             dirty: AtomicBool::new(false),
+            persist_lock: parking_lot::Mutex::new(()),
         };
         mgr.persist();
         Ok(mgr)
@@ -284,6 +286,8 @@ impl TopicConfigManager {
     /// Writes topics.json (pretty, like fastjson). Failures are logged: the in-memory table
     /// stays authoritative and the next change retries.
     pub fn persist(&self) {
+        // Snapshot and write under one lock, so an older snapshot never overwrites a newer one.
+        let _in_order = self.persist_lock.lock();
         let text = match serde_json::to_string_pretty(&*self.table.read()) {
             Ok(t) => t,
             Err(e) => return tracing::error!(error = %e, "topics.json: encode failed"),
