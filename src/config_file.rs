@@ -1,6 +1,7 @@
 //! Config and state files (broker `config/*.json`, NameServer `kvConfig.json` and
 //! properties): atomic replacement with a `.bak` copy, and a lenient reader that also takes
 //! fastjson's unquoted numeric map keys.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -78,6 +79,7 @@ pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use std::collections::HashMap;

@@ -224,6 +224,7 @@ fn notifiers(info: &GroupInfo) -> Vec<Notifier> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,5 +1,6 @@
 //! The broker: request processors over the store, topic/group/offset tables, long polling,
 //! NameServer registration, and the controller that starts and stops it all.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub mod config;
 pub mod consumer_manager;

@@ -193,6 +193,7 @@ fn deliver(inner: &BrokerInner, raw: &Bytes, rec: &ferrumq_store::DecodedRecord<
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

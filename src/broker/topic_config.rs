@@ -321,6 +321,7 @@ fn system_topics(cfg: &BrokerConfig) -> Vec<TopicConfig> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,5 @@
 //! The NameServer (wire doc §9): route table, broker liveness, KV config.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod config;
 mod kv;

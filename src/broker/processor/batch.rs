@@ -17,12 +17,12 @@ const ENTRY_FIXED: usize = 20;
 
 fn read_i32(buf: &[u8], at: usize) -> Option<i32> {
     let b = buf.get(at..at.checked_add(4)?)?;
-    Some(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    Some(i32::from_be_bytes(b.try_into().ok()?))
 }
 
 fn read_i16(buf: &[u8], at: usize) -> Option<i16> {
     let b = buf.get(at..at.checked_add(2)?)?;
-    Some(i16::from_be_bytes([b[0], b[1]]))
+    Some(i16::from_be_bytes(b.try_into().ok()?))
 }
 
 /// Splits a batch body into its messages. Errors name the entry and the problem.
@@ -91,6 +91,7 @@ pub fn inflate_bounded(data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use std::io::Write;
