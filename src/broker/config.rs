@@ -77,6 +77,11 @@ pub struct BrokerConfig {
     pub region_id: String,
     /// traceOn (reply extField TRACE_ON)
     pub trace_on: bool,
+    /// traceTopicEnable: create the message-trace topic at start (without it, trace records
+    /// reach the broker only through auto-creation from TBW102)
+    pub trace_topic_enable: bool,
+    /// msgTraceTopicName
+    pub msg_trace_topic_name: String,
     /// Everything the store uses (storePathRootDir, flushDiskType, maxMessageSize, ...).
     pub store: StoreConfig,
 }
@@ -103,6 +108,8 @@ impl Default for BrokerConfig {
             client_channel_expired_time_ms: 120_000,
             region_id: "DefaultRegion".to_string(),
             trace_on: true,
+            trace_topic_enable: false,
+            msg_trace_topic_name: "RMQ_SYS_TRACE_TOPIC".to_string(),
             store: StoreConfig::default(),
         }
     }
@@ -192,6 +199,16 @@ impl BrokerConfig {
             "clientChannelExpiredTime" => self.client_channel_expired_time_ms = num(k, v)?,
             "regionId" => self.region_id = v.to_string(),
             "traceOn" => self.trace_on = parse_bool(v),
+            "traceTopicEnable" => self.trace_topic_enable = parse_bool(v),
+            "msgTraceTopicName" => {
+                let name = v.trim();
+                if !super::topic_config::is_valid_name(name) {
+                    return Err(BrokerError::Config(format!(
+                        "msgTraceTopicName: {name:?} is not a valid topic name"
+                    )));
+                }
+                self.msg_trace_topic_name = name.to_string();
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -272,6 +289,10 @@ impl BrokerConfig {
                 "clientChannelExpiredTime",
                 self.client_channel_expired_time_ms.to_string(),
             ),
+            ("regionId", self.region_id.clone()),
+            ("traceOn", self.trace_on.to_string()),
+            ("traceTopicEnable", self.trace_topic_enable.to_string()),
+            ("msgTraceTopicName", self.msg_trace_topic_name.clone()),
             (
                 "storePathRootDir",
                 s.store_path_root_dir.display().to_string(),

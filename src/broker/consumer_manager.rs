@@ -124,17 +124,7 @@ impl ConsumerManager {
                 true
             }
         };
-        let new_subs: HashMap<String, Subscription> =
-            subs.into_iter().map(|s| (s.topic.clone(), s)).collect();
-        let subs_changed = new_subs.len() != info.subscriptions.len()
-            || new_subs.iter().any(|(t, s)| {
-                info.subscriptions
-                    .get(t)
-                    .is_none_or(|o| o.sub_string != s.sub_string)
-            });
-        if subs_changed {
-            info.subscriptions = new_subs;
-        }
+        let subs_changed = update_subscriptions(&mut info.subscriptions, subs);
         (joined || subs_changed).then(|| notifiers(info))
     }
 
@@ -219,6 +209,38 @@ impl ConsumerManager {
     }
 }
 
+/// Apache's `ConsumerGroupInfo.updateSubscription`: a topic new to the group is added, a
+/// subscription with a higher `subVersion` replaces the stored one (the Java client raises
+/// the version on every rebalance that changes its queues, then pulls with it), a lower or
+/// equal version is ignored (another member's older heartbeat), and a topic missing from
+/// the heartbeat is dropped. True when the group's subscriptions changed in a way the other
+/// members should hear about: a topic added or removed, or an expression changed. A mere
+/// version raise is not announced (Java does not either), so a rebalance does not trigger
+/// another round of NOTIFY_CONSUMER_IDS_CHANGED.
+fn update_subscriptions(
+    table: &mut HashMap<String, Subscription>,
+    subs: Vec<Subscription>,
+) -> bool {
+    let before = table.len();
+    table.retain(|topic, _| subs.iter().any(|s| &s.topic == topic));
+    let mut changed = table.len() != before;
+    for sub in subs {
+        match table.get_mut(&sub.topic) {
+            None => {
+                table.insert(sub.topic.clone(), sub);
+                changed = true;
+            }
+            Some(old) if sub.sub_version > old.sub_version => {
+                changed |=
+                    old.sub_string != sub.sub_string || old.expression_type != sub.expression_type;
+                *old = sub;
+            }
+            Some(_) => {}
+        }
+    }
+    changed
+}
+
 fn notifiers(info: &GroupInfo) -> Vec<Notifier> {
     info.channels.values().map(|c| c.notify.clone()).collect()
 }
@@ -276,5 +298,56 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(m.scan_expired(Duration::from_millis(1)).len(), 1);
         assert!(m.client_ids("g").is_empty());
+    }
+
+    fn sub(topic: &str, expr: &str, version: i64) -> Subscription {
+        Subscription::from_expression(topic, expr, version)
+    }
+
+    #[test]
+    fn higher_version_replaces_lower_is_ignored() {
+        let m = ConsumerManager::default();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let kind = GroupKind::default;
+        m.register("g", chan("c1", 1, &hits), kind(), vec![sub("T", "*", 100)]);
+        // The Java client's rebalance: same expression, newer version. Stored, not announced.
+        let n = m.register("g", chan("c1", 1, &hits), kind(), vec![sub("T", "*", 200)]);
+        assert!(n.is_none(), "a version raise alone is not a group change");
+        assert_eq!(m.subscription("g", "T").unwrap().sub_version, 200);
+        // Another member's older heartbeat does not roll the version back.
+        m.register(
+            "g",
+            chan("c2", 2, &hits),
+            kind(),
+            vec![sub("T", "TagA", 150)],
+        );
+        let s = m.subscription("g", "T").unwrap();
+        assert_eq!((s.sub_version, s.sub_string.as_str()), (200, "*"));
+        // A newer version with a new expression replaces it and is announced.
+        let n = m.register(
+            "g",
+            chan("c1", 1, &hits),
+            kind(),
+            vec![sub("T", "TagB", 300)],
+        );
+        assert!(n.is_some());
+        assert_eq!(m.subscription("g", "T").unwrap().sub_string, "TagB");
+    }
+
+    #[test]
+    fn topic_missing_from_heartbeat_is_removed() {
+        let m = ConsumerManager::default();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let both = vec![sub("A", "*", 1), sub("B", "*", 1)];
+        m.register("g", chan("c1", 1, &hits), GroupKind::default(), both);
+        let n = m.register(
+            "g",
+            chan("c1", 1, &hits),
+            GroupKind::default(),
+            vec![sub("A", "*", 1)],
+        );
+        assert!(n.is_some(), "losing a topic is a change");
+        assert!(m.subscription("g", "B").is_none());
+        assert!(m.subscription("g", "A").is_some());
     }
 }

@@ -251,6 +251,12 @@ impl BrokerHandle {
         self.inner.store_host()
     }
 
+    /// The bound VIP ("fast") port, listenPort-2, when it could be bound.
+    pub fn vip_addr(&self) -> Option<SocketAddr> {
+        let port = self.servers.get(1)?.local_addr().port();
+        Some(SocketAddr::new(self.local_addr().ip(), port))
+    }
+
     /// Shared state, for tests and tools in the same process.
     pub fn inner(&self) -> &Arc<BrokerInner> {
         &self.inner

@@ -309,6 +309,9 @@ fn system_topics(cfg: &BrokerConfig) -> Vec<TopicConfig> {
         TopicConfig::new(SCHEDULE_TOPIC, 18, 6),
         TopicConfig::new(&format!("{}_REPLY_TOPIC", cfg.broker_cluster_name), 1, 6),
     ];
+    if cfg.trace_topic_enable {
+        v.push(TopicConfig::new(&cfg.msg_trace_topic_name, 1, 6));
+    }
     if cfg.auto_create_topic_enable {
         let n = cfg.default_topic_queue_nums.max(1);
         v.push(TopicConfig::new(

@@ -97,11 +97,11 @@ fn subscriptions(consumer: &Value) -> Vec<Subscription> {
                     .collect::<Vec<_>>()
                     .join("||"),
             };
-            Some(Subscription::from_expression(
-                topic,
-                &expr,
-                i64_of(s, "subVersion"),
-            ))
+            let mut sub = Subscription::from_expression(topic, &expr, i64_of(s, "subVersion"));
+            if let Some(t) = str_of(s, "expressionType").filter(|t| !t.trim().is_empty()) {
+                sub.expression_type = t.trim().to_ascii_uppercase();
+            }
+            Some(sub)
         })
         .collect()
 }
@@ -172,6 +172,24 @@ pub async fn heartbeat(
         inner.producers.register(group, &client_id, channel);
     }
     Ok(success(req, &[]))
+}
+
+/// CHECK_CLIENT_CONFIG (46): a consumer with a non-TAG subscription asks whether this broker
+/// can filter it before it starts. Only TAG filtering exists yet, so anything else gets
+/// RocketMQ's own refusal (the answer of a broker with `enablePropertyFilter=false`).
+pub fn check_client_config(req: &RemotingCommand) -> Reply {
+    let body = parse_body(req)?;
+    let sub = body.get("subscriptionData").unwrap_or(&Value::Null);
+    let kind = str_of(sub, "expressionType").map(str::trim).unwrap_or("");
+    if kind.is_empty() || kind.eq_ignore_ascii_case("TAG") {
+        return Ok(success(req, &[]));
+    }
+    Err(Reject::system(unsupported_filter(kind)))
+}
+
+/// RocketMQ's remark for a filter type the broker does not evaluate.
+pub fn unsupported_filter(kind: &str) -> String {
+    format!("The broker does not support consumer to filter message by {kind}")
 }
 
 pub fn unregister(inner: &BrokerInner, req: &RemotingCommand) -> Reply {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use ferrumq_store::{GetMessageResult, GetMessageStatus};
 
+use super::client::unsupported_filter;
 use super::{Ext, Reject, Reply};
 use crate::broker::consumer_manager::Subscription;
 use crate::broker::long_polling::MAX_SUSPEND;
@@ -34,6 +35,8 @@ pub struct PullHeader {
     pub subscription: Option<String>,
     pub sub_version: i64,
     pub expression_type: Option<String>,
+    /// 5.x `maxMsgBytes`: the client's cap on one reply's bytes (under ours).
+    pub max_msg_bytes: Option<usize>,
 }
 
 fn decode_header(req: &RemotingCommand) -> Result<PullHeader, Reject> {
@@ -53,6 +56,9 @@ fn decode_header(req: &RemotingCommand) -> Result<PullHeader, Reject> {
         subscription: ext.opt("subscription").map(str::to_string),
         sub_version: ext.opt_num("subVersion")?.unwrap_or(0),
         expression_type: ext.opt("expressionType").map(str::to_string),
+        max_msg_bytes: ext
+            .opt_num::<i64>("maxMsgBytes")?
+            .map(|b| usize::try_from(b.max(1)).unwrap_or(MAX_PULL_BYTES)),
     })
 }
 
@@ -140,14 +146,13 @@ fn check_access(inner: &BrokerInner, h: &PullHeader) -> Result<(), Reject> {
 /// one the group registered by heartbeat.
 fn subscription(inner: &BrokerInner, h: &PullHeader) -> Result<Subscription, Reject> {
     if h.sys_flag & FLAG_SUBSCRIPTION != 0 {
-        if h.expression_type
+        if let Some(kind) = h
+            .expression_type
             .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case("TAG"))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("TAG"))
         {
-            return Err(Reject::new(
-                ResponseCode::SubscriptionParseFailed,
-                "only TAG subscriptions are supported",
-            ));
+            return Err(Reject::system(unsupported_filter(kind)));
         }
         let expr = h.subscription.as_deref().unwrap_or("*");
         return Ok(Subscription::from_expression(&h.topic, expr, h.sub_version));
@@ -185,6 +190,9 @@ fn subscription(inner: &BrokerInner, h: &PullHeader) -> Result<Subscription, Rej
             "the consumer's subscription not latest",
         ));
     }
+    if !sub.expression_type.eq_ignore_ascii_case("TAG") {
+        return Err(Reject::system(unsupported_filter(&sub.expression_type)));
+    }
     Ok(sub)
 }
 
@@ -201,7 +209,8 @@ fn pull_once(
         h.queue_id,
         h.queue_offset,
         max_msgs,
-        MAX_PULL_BYTES,
+        h.max_msg_bytes
+            .map_or(MAX_PULL_BYTES, |b| b.min(MAX_PULL_BYTES)),
         &filter,
     );
     use GetMessageStatus as S;
