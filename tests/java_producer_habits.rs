@@ -298,3 +298,93 @@ async fn trace_topic() {
     assert_eq!(r.field("TRACE_ON"), "false");
     c.shutdown().await;
 }
+
+/// Request-reply: the requester's message carries CORRELATION_ID, REPLY_TO_CLIENT and TTL;
+/// the broker stamps CLUSTER on it (the replier needs it to build `<cluster>_REPLY_TOPIC`);
+/// the replier's SEND_REPLY_MESSAGE_V2 (325) is pushed to the requester's connection as
+/// PUSH_REPLY_MESSAGE_TO_CLIENT (326) with every field the Java and Go requesters unbox,
+/// stored on the reply topic, and answered like a send. A reply to a client the broker does
+/// not know is refused with RocketMQ's remark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_reply() {
+    let c = Cluster::start().await;
+    let mut req = JavaConn::connect(&c.addr(), V4_9_8).await;
+    let hb = producer_heartbeat("10.0.0.7@req", "req_pg");
+    assert_eq!(req.call(HEART_BEAT, &[], &hb).await.code(), 0);
+    let props = java_props(&[
+        ("CORRELATION_ID", "corr-1"),
+        ("REPLY_TO_CLIENT", "10.0.0.7@req"),
+        ("TTL", "3000"),
+    ]);
+    let f = send_v2_fields("JReq", 0, &props, false);
+    assert_eq!(
+        req.call(SEND_MESSAGE_V2, &pairs(&f), b"ping").await.code(),
+        0
+    );
+
+    let mut rep = JavaConn::connect(&c.addr(), V4_9_8).await;
+    wait_max(&mut rep, "JReq", 0, 1).await;
+    let request = pull_all(&mut rep, "JReq", 0, 0).await.remove(0);
+    assert!(
+        request.1.contains("CLUSTER\u{1}TestCluster\u{2}"),
+        "{:?}",
+        request.1
+    );
+
+    let requester = tokio::spawn(async move {
+        let push = req
+            .expect_push(326, std::time::Duration::from_secs(10))
+            .await
+            .expect("PUSH_REPLY_MESSAGE_TO_CLIENT");
+        req.respond(&push, 0).await;
+        push
+    });
+    let reply_props = java_props(&[
+        ("MSG_TYPE", "reply"),
+        ("CORRELATION_ID", "corr-1"),
+        ("REPLY_TO_CLIENT", "10.0.0.7@req"),
+        ("TTL", "3000"),
+    ]);
+    let f = send_v2_fields("TestCluster_REPLY_TOPIC", -1, &reply_props, false);
+    let r = rep.call(325, &pairs(&f), b"pong").await;
+    assert_eq!(r.code(), 0, "{}", r.remark());
+    assert_eq!(r.field("queueId"), "0");
+    let push = requester.await.expect("requester task");
+    assert_eq!(push.body, b"pong");
+    for k in [
+        "topic",
+        "queueId",
+        "sysFlag",
+        "bornTimestamp",
+        "flag",
+        "bornHost",
+        "storeHost",
+        "storeTimestamp",
+    ] {
+        assert!(
+            push.opt_field(k).is_some(),
+            "push lacks {k}: {}",
+            push.header
+        );
+    }
+    assert!(push
+        .field("properties")
+        .contains("CORRELATION_ID\u{1}corr-1"));
+    assert!(push.field("properties").contains("PUSH_REPLY_TIME\u{1}"));
+    wait_max(&mut rep, "TestCluster_REPLY_TOPIC", 0, 1).await;
+
+    let lost = java_props(&[
+        ("MSG_TYPE", "reply"),
+        ("CORRELATION_ID", "c2"),
+        ("REPLY_TO_CLIENT", "10.9.9.9@gone"),
+    ]);
+    let f = send_v2_fields("TestCluster_REPLY_TOPIC", -1, &lost, false);
+    let r = rep.call(325, &pairs(&f), b"pong").await;
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.remark().contains("channel of <10.9.9.9@gone> not found"),
+        "{}",
+        r.remark()
+    );
+    c.shutdown().await;
+}

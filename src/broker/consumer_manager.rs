@@ -87,6 +87,29 @@ struct GroupInfo {
     channels: BTreeMap<String, ClientChannel>,
     subscriptions: HashMap<String, Subscription>,
     kind: GroupKind,
+    /// The last heartbeat-v2 fingerprint (5.x clients): a hash of the group's data without
+    /// versions; a light heartbeat with the same one keeps the stored subscriptions.
+    fingerprint: Option<i64>,
+}
+
+/// What one consumer entry of a heartbeat says about its subscriptions.
+pub enum HeartbeatSubs {
+    /// A full heartbeat (4.x, or 5.x v2 with `fingerprint` ≠ 0).
+    Full {
+        subs: Vec<Subscription>,
+        fingerprint: i64,
+    },
+    /// A 5.x v2 light heartbeat (`withoutSub`): keep what is stored if the fingerprint matches.
+    Unchanged { fingerprint: i64 },
+}
+
+/// The outcome of a consumer heartbeat.
+pub struct Registered {
+    /// The group's notifiers, when members or subscriptions changed.
+    pub notify: Option<Vec<Notifier>>,
+    /// Heartbeat v2's `IS_SUB_CHANGE`: the client must send its subscriptions again (or
+    /// did change them), so it forgets its fingerprint and sends a full heartbeat next.
+    pub sub_change: bool,
 }
 
 /// A snapshot of a group for GET_CONSUMER_CONNECTION_LIST.
@@ -102,15 +125,15 @@ pub struct ConsumerManager {
 }
 
 impl ConsumerManager {
-    /// Records a consumer heartbeat. Returns the notifiers of the whole group when a client
-    /// joined (or moved to a new connection) or the subscriptions changed.
+    /// Records a consumer heartbeat. Notifies the whole group when a client joined (or moved
+    /// to a new connection) or the subscriptions changed.
     pub fn register(
         &self,
         group: &str,
         channel: ClientChannel,
         kind: GroupKind,
-        subs: Vec<Subscription>,
-    ) -> Option<Vec<Notifier>> {
+        subs: HeartbeatSubs,
+    ) -> Registered {
         let mut groups = self.groups.lock();
         let info = groups.entry(group.to_string()).or_default();
         info.kind = kind;
@@ -124,8 +147,31 @@ impl ConsumerManager {
                 true
             }
         };
-        let subs_changed = update_subscriptions(&mut info.subscriptions, subs);
-        (joined || subs_changed).then(|| notifiers(info))
+        let (subs_changed, sub_change) = match subs {
+            // 4.x heartbeat (5.x brokers answer IS_SUB_CHANGE=true to it, so do we).
+            HeartbeatSubs::Full {
+                subs,
+                fingerprint: 0,
+            } => {
+                info.fingerprint = None;
+                (update_subscriptions(&mut info.subscriptions, subs), true)
+            }
+            HeartbeatSubs::Full { subs, fingerprint } => {
+                let differs = info.fingerprint.is_some_and(|f| f != fingerprint);
+                info.fingerprint = Some(fingerprint);
+                (update_subscriptions(&mut info.subscriptions, subs), differs)
+            }
+            // Nothing stored for this fingerprint (another one, or a restarted broker):
+            // ask for the subscriptions instead of guessing.
+            HeartbeatSubs::Unchanged { fingerprint } => (
+                false,
+                info.fingerprint != Some(fingerprint) || info.subscriptions.is_empty(),
+            ),
+        };
+        Registered {
+            notify: (joined || subs_changed).then(|| notifiers(info)),
+            sub_change,
+        }
     }
 
     /// UNREGISTER_CLIENT: the group's remaining notifiers if the client was there.
@@ -275,20 +321,34 @@ mod tests {
         assert!(Subscription::from_expression("T", "*", 1).matches(42));
     }
 
+    /// A 4.x heartbeat of client `id` on connection `conn`: the notifiers, if the group changed.
+    fn beat(
+        m: &ConsumerManager,
+        id: &str,
+        conn: u64,
+        hits: &Arc<AtomicUsize>,
+        subs: Vec<Subscription>,
+    ) -> Option<Vec<Notifier>> {
+        let subs = HeartbeatSubs::Full {
+            subs,
+            fingerprint: 0,
+        };
+        m.register("g", chan(id, conn, hits), GroupKind::default(), subs)
+            .notify
+    }
+
+    fn sub(topic: &str, expr: &str, version: i64) -> Subscription {
+        Subscription::from_expression(topic, expr, version)
+    }
+
     #[test]
     fn join_leave_close_and_expiry() {
         let m = ConsumerManager::default();
         let hits = Arc::new(AtomicUsize::new(0));
-        let sub = || vec![Subscription::from_expression("T", "*", 1)];
-        assert!(m
-            .register("g", chan("c1", 1, &hits), GroupKind::default(), sub())
-            .is_some());
-        assert!(m
-            .register("g", chan("c1", 1, &hits), GroupKind::default(), sub())
-            .is_none());
-        let n = m
-            .register("g", chan("c2", 2, &hits), GroupKind::default(), sub())
-            .unwrap();
+        let all = || vec![sub("T", "*", 1)];
+        assert!(beat(&m, "c1", 1, &hits, all()).is_some());
+        assert!(beat(&m, "c1", 1, &hits, all()).is_none());
+        let n = beat(&m, "c2", 2, &hits, all()).unwrap();
         assert_eq!(n.len(), 2);
         assert_eq!(m.client_ids("g"), vec!["c1", "c2"]);
         let closed = m.connection_closed(2);
@@ -300,37 +360,65 @@ mod tests {
         assert!(m.client_ids("g").is_empty());
     }
 
-    fn sub(topic: &str, expr: &str, version: i64) -> Subscription {
-        Subscription::from_expression(topic, expr, version)
+    #[test]
+    fn heartbeat_v2_fingerprints() {
+        let m = ConsumerManager::default();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let reg = |subs| m.register("g", chan("c1", 1, &hits), GroupKind::default(), subs);
+        let light = |fingerprint| HeartbeatSubs::Unchanged { fingerprint };
+        assert!(
+            reg(light(7)).sub_change,
+            "nothing stored: send the subscriptions"
+        );
+        let subs = vec![sub("T", "*", 1)];
+        assert!(
+            !reg(HeartbeatSubs::Full {
+                subs,
+                fingerprint: 7
+            })
+            .sub_change
+        );
+        assert!(!reg(light(7)).sub_change, "same fingerprint: kept");
+        assert!(
+            m.subscription("g", "T").is_some(),
+            "a light heartbeat keeps subscriptions"
+        );
+        assert!(reg(light(8)).sub_change, "another fingerprint: ask again");
+        let subs = vec![sub("T", "*", 2)];
+        assert!(
+            reg(HeartbeatSubs::Full {
+                subs,
+                fingerprint: 8
+            })
+            .sub_change,
+            "fingerprint changed"
+        );
+        let subs = vec![sub("T", "*", 3)];
+        assert!(
+            reg(HeartbeatSubs::Full {
+                subs,
+                fingerprint: 0
+            })
+            .sub_change,
+            "v1 heartbeat"
+        );
     }
 
     #[test]
     fn higher_version_replaces_lower_is_ignored() {
         let m = ConsumerManager::default();
         let hits = Arc::new(AtomicUsize::new(0));
-        let kind = GroupKind::default;
-        m.register("g", chan("c1", 1, &hits), kind(), vec![sub("T", "*", 100)]);
+        beat(&m, "c1", 1, &hits, vec![sub("T", "*", 100)]);
         // The Java client's rebalance: same expression, newer version. Stored, not announced.
-        let n = m.register("g", chan("c1", 1, &hits), kind(), vec![sub("T", "*", 200)]);
+        let n = beat(&m, "c1", 1, &hits, vec![sub("T", "*", 200)]);
         assert!(n.is_none(), "a version raise alone is not a group change");
         assert_eq!(m.subscription("g", "T").unwrap().sub_version, 200);
         // Another member's older heartbeat does not roll the version back.
-        m.register(
-            "g",
-            chan("c2", 2, &hits),
-            kind(),
-            vec![sub("T", "TagA", 150)],
-        );
+        beat(&m, "c2", 2, &hits, vec![sub("T", "TagA", 150)]);
         let s = m.subscription("g", "T").unwrap();
         assert_eq!((s.sub_version, s.sub_string.as_str()), (200, "*"));
         // A newer version with a new expression replaces it and is announced.
-        let n = m.register(
-            "g",
-            chan("c1", 1, &hits),
-            kind(),
-            vec![sub("T", "TagB", 300)],
-        );
-        assert!(n.is_some());
+        assert!(beat(&m, "c1", 1, &hits, vec![sub("T", "TagB", 300)]).is_some());
         assert_eq!(m.subscription("g", "T").unwrap().sub_string, "TagB");
     }
 
@@ -338,14 +426,8 @@ mod tests {
     fn topic_missing_from_heartbeat_is_removed() {
         let m = ConsumerManager::default();
         let hits = Arc::new(AtomicUsize::new(0));
-        let both = vec![sub("A", "*", 1), sub("B", "*", 1)];
-        m.register("g", chan("c1", 1, &hits), GroupKind::default(), both);
-        let n = m.register(
-            "g",
-            chan("c1", 1, &hits),
-            GroupKind::default(),
-            vec![sub("A", "*", 1)],
-        );
+        beat(&m, "c1", 1, &hits, vec![sub("A", "*", 1), sub("B", "*", 1)]);
+        let n = beat(&m, "c1", 1, &hits, vec![sub("A", "*", 1)]);
         assert!(n.is_some(), "losing a topic is a change");
         assert!(m.subscription("g", "B").is_none());
         assert!(m.subscription("g", "A").is_some());

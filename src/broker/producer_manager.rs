@@ -5,8 +5,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::remoting::ConnectionContext;
+
 pub struct ProducerChannel {
     pub conn_id: u64,
+    /// The connection, for broker → client requests (PUSH_REPLY_MESSAGE_TO_CLIENT).
+    pub ctx: ConnectionContext,
     pub addr: String,
     pub language: String,
     pub version: i32,
@@ -53,6 +57,18 @@ impl ProducerManager {
             g.retain(|_, c| keep(c));
         }
         groups.retain(|_, g| !g.is_empty());
+    }
+
+    /// The live connection of a client id, in any group (every Java/Go client registers
+    /// its inner producer, so a requester is always found here).
+    pub fn find_channel(&self, client_id: &str) -> Option<ConnectionContext> {
+        let groups = self.groups.lock();
+        groups
+            .values()
+            .filter_map(|g| g.get(client_id))
+            .map(|c| &c.ctx)
+            .find(|ctx| ctx.is_open())
+            .cloned()
     }
 
     /// (clientId, addr, language, version) of a group's producers.

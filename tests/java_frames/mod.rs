@@ -119,6 +119,14 @@ impl JavaConn {
         self.write(&header, body).await;
     }
 
+    /// Answers a request the server pushed (its opaque, the response flag, a JSON header).
+    pub async fn respond(&mut self, request: &Frame, code: i32) {
+        let header = json!({"code": code, "extFields": {}, "flag": 1, "language": "JAVA",
+            "opaque": request.header["opaque"], "serializeTypeCurrentRPC": "JSON",
+            "version": self.version});
+        self.write(&header, &[]).await;
+    }
+
     /// Next frame within `WAIT`, None if the connection closed.
     pub async fn read(&mut self) -> Option<Frame> {
         tokio::time::timeout(WAIT, self.read_frame())

@@ -8,7 +8,9 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::{success, Ext, Reject, Reply};
-use crate::broker::consumer_manager::{ClientChannel, GroupKind, Notifier, Subscription};
+use crate::broker::consumer_manager::{
+    ClientChannel, GroupKind, HeartbeatSubs, Notifier, Subscription,
+};
 use crate::broker::locks::QueueKey;
 use crate::broker::producer_manager::ProducerChannel;
 use crate::broker::topic_config::RETRY_PREFIX;
@@ -106,12 +108,35 @@ fn subscriptions(consumer: &Value) -> Vec<Subscription> {
         .collect()
 }
 
+/// Heartbeat v2 (5.x clients with `com.rocketmq.heartbeat.v2`): a light heartbeat carries no
+/// subscriptions, only the fingerprint of the last full one. fastjson names the flag after
+/// the getter `isWithoutSub()`; accept both spellings.
+fn heartbeat_subs(body: &Value, consumer: &Value) -> HeartbeatSubs {
+    let fingerprint = i64_of(body, "heartbeatFingerprint");
+    let without_sub = ["withoutSub", "isWithoutSub"].iter().any(|k| {
+        body.get(*k)
+            .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"))
+    });
+    if fingerprint != 0 && without_sub {
+        HeartbeatSubs::Unchanged { fingerprint }
+    } else {
+        HeartbeatSubs::Full {
+            subs: subscriptions(consumer),
+            fingerprint,
+        }
+    }
+}
+
+/// HEART_BEAT (34). The reply says heartbeat v2 is supported (`IS_SUPPORT_HEART_BEAT_V2`)
+/// and whether the client must send its subscriptions again (`IS_SUB_CHANGE`), as 5.x
+/// brokers do; 4.x clients ignore both.
 pub async fn heartbeat(
     inner: &Arc<BrokerInner>,
     ctx: &ConnectionContext,
     req: &RemotingCommand,
 ) -> Reply {
     let body = parse_body(req)?;
+    let mut sub_change = false;
     let client_id = str_of(&body, "clientID").unwrap_or_default().to_string();
     let language = req.language.name().to_string();
     let now = Instant::now();
@@ -148,10 +173,11 @@ pub async fn heartbeat(
             notify: notifier(ctx),
             last_update: now,
         };
-        if let Some(notifiers) = inner
+        let registered = inner
             .consumers
-            .register(group, channel, kind, subscriptions(c))
-        {
+            .register(group, channel, kind, heartbeat_subs(&body, c));
+        sub_change |= registered.sub_change;
+        if let Some(notifiers) = registered.notify {
             if g.notify_consumer_ids_changed_enable {
                 tracing::info!(group, client = %client_id, "consumer group changed");
                 notify_group(group, &notifiers);
@@ -164,6 +190,7 @@ pub async fn heartbeat(
         };
         let channel = ProducerChannel {
             conn_id: ctx.id,
+            ctx: ctx.clone(),
             addr: ctx.peer.to_string(),
             language: language.clone(),
             version: req.version,
@@ -171,7 +198,14 @@ pub async fn heartbeat(
         };
         inner.producers.register(group, &client_id, channel);
     }
-    Ok(success(req, &[]))
+    let v1 = i64_of(&body, "heartbeatFingerprint") == 0;
+    Ok(success(
+        req,
+        &[
+            ("IS_SUPPORT_HEART_BEAT_V2", "true".to_string()),
+            ("IS_SUB_CHANGE", (v1 || sub_change).to_string()),
+        ],
+    ))
 }
 
 /// CHECK_CLIENT_CONFIG (46): a consumer with a non-TAG subscription asks whether this broker

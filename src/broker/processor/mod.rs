@@ -6,6 +6,7 @@ pub mod batch;
 pub mod client;
 pub mod offsets;
 pub mod pull;
+pub mod reply;
 pub mod send;
 pub mod send_back;
 
@@ -96,10 +97,21 @@ pub fn success(req: &RemotingCommand, fields: &[(&str, String)]) -> RemotingComm
     resp
 }
 
+/// REQUEST_CODE_NOT_SUPPORTED with RocketMQ's remark, and for the 5.x requests a client can
+/// be configured to send, what to do instead (clients log the remark).
 fn not_supported(req: &RemotingCommand) -> Reject {
+    let hint = match req.code {
+        200_050..=200_055 | 200_151 => {
+            ": pop consumption is not available on FerrumQ; use push or pull consumers"
+        }
+        400 | 401 => {
+            ": broker-side assignment is not available on FerrumQ; keep clientRebalance=true (the default)"
+        }
+        _ => "",
+    };
     Reject::new(
         ResponseCode::RequestCodeNotSupported,
-        format!(" request type {} not supported", req.code),
+        format!(" request type {} not supported{hint}", req.code),
     )
 }
 
@@ -149,6 +161,7 @@ async fn dispatch(
             send::process(inner, ctx, req).await
         }
         C::ConsumerSendMsgBack => send_back::process(inner, req).await,
+        C::SendReplyMessage | C::SendReplyMessageV2 => reply::process(inner, ctx, req).await,
         // The VIP port (listenPort-2) serves everything but pulls, as in RocketMQ.
         C::PullMessage | C::LitePullMessage if ctx.local.port() != inner.store_host().port() => {
             Err(not_supported(req))

@@ -49,10 +49,12 @@ pub struct SendHeader {
     pub max_reconsume_times: Option<i32>,
 }
 
-fn decode_header(req: &RemotingCommand) -> Result<SendHeader, Reject> {
+pub(super) fn decode_header(req: &RemotingCommand) -> Result<SendHeader, Reject> {
     let v2 = matches!(
         RequestCode::from(req.code),
-        RequestCode::SendMessageV2 | RequestCode::SendBatchMessage
+        RequestCode::SendMessageV2
+            | RequestCode::SendBatchMessage
+            | RequestCode::SendReplyMessageV2
     );
     let ext = Ext(&req.ext_fields);
     // V2 letters per wire doc §2.2; a V1 name is accepted on V2 codes too (lenient).
@@ -135,7 +137,7 @@ pub async fn process(
     reply(inner, req, &h, &result, status)
 }
 
-fn check_broker(inner: &BrokerInner) -> Result<(), Reject> {
+pub(super) fn check_broker(inner: &BrokerInner) -> Result<(), Reject> {
     if inner.config.is_slave() || inner.is_shutting_down() {
         return Err(Reject::new(
             ResponseCode::ServiceNotAvailable,
@@ -155,7 +157,7 @@ fn check_broker(inner: &BrokerInner) -> Result<(), Reject> {
 }
 
 /// Topic checks (§7.1 steps 3–6): name, forbidden, auto-create, queue id, retry → DLQ.
-async fn resolve_topic(
+pub(super) async fn resolve_topic(
     inner: &Arc<BrokerInner>,
     h: &mut SendHeader,
     version: i32,
@@ -256,7 +258,7 @@ pub async fn register_now(inner: &Arc<BrokerInner>) {
     let _ = tokio::time::timeout(REGISTER_WAIT, task).await;
 }
 
-fn random_queue(queues: i32) -> i32 {
+pub(super) fn random_queue(queues: i32) -> i32 {
     let n = queues.max(1) as u32;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -265,9 +267,12 @@ fn random_queue(queues: i32) -> i32 {
     (seed % n) as i32
 }
 
-/// The stored properties: the producer's minus WAIT, plus CLUSTER. Returns whether the
-/// producer wants the reply to wait for durability (WAIT absent = true).
-fn final_properties(inner: &BrokerInner, raw: &str) -> (Vec<(String, String)>, bool) {
+/// The stored properties: the producer's minus WAIT, plus what a 4.9.8 broker stamps on
+/// every message: CLUSTER (request-reply builds `<cluster>_REPLY_TOPIC` from it), MSG_REGION
+/// and TRACE_ON (Java 5.x and Go consumers drop their trace records for a message without
+/// MSG_REGION). Returns whether the producer wants the reply to wait for durability (WAIT
+/// absent = true).
+pub(super) fn final_properties(inner: &BrokerInner, raw: &str) -> (Vec<(String, String)>, bool) {
     let mut props = parse_properties(raw);
     let mut wait = true;
     props.retain(|(k, v)| {
@@ -275,17 +280,17 @@ fn final_properties(inner: &BrokerInner, raw: &str) -> (Vec<(String, String)>, b
             wait = !v.eq_ignore_ascii_case("false");
             false
         } else {
-            k != "CLUSTER"
+            !matches!(k.as_str(), "CLUSTER" | "MSG_REGION" | "TRACE_ON")
         }
     });
-    props.push((
-        "CLUSTER".to_string(),
-        inner.config.broker_cluster_name.clone(),
-    ));
+    let cfg = &inner.config;
+    props.push(("CLUSTER".to_string(), cfg.broker_cluster_name.clone()));
+    props.push(("MSG_REGION".to_string(), cfg.region_id.clone()));
+    props.push(("TRACE_ON".to_string(), cfg.trace_on.to_string()));
     (props, wait)
 }
 
-fn check_body_size(inner: &BrokerInner, len: usize) -> Result<(), Reject> {
+pub(super) fn check_body_size(inner: &BrokerInner, len: usize) -> Result<(), Reject> {
     let max = inner.config.store.max_message_size;
     if len > max {
         return Err(Reject::new(
@@ -347,7 +352,7 @@ async fn store_batch(
 
 /// Appends through `put`, then waits for durability unless the producer said WAIT=false.
 /// Over MAX_PENDING_SENDS in flight the send is refused with SYSTEM_BUSY.
-async fn append(
+pub(super) async fn append(
     inner: &BrokerInner,
     wait: bool,
     put: impl FnOnce(
