@@ -57,11 +57,13 @@ impl Frame {
     }
 }
 
-/// A connection speaking like the Java client.
+/// A connection speaking like the Java client (or, with `connect_go`, like
+/// rocketmq-client-go: language "GO", `remark` "", no `serializeTypeCurrentRPC`).
 pub struct JavaConn {
     stream: TcpStream,
     opaque: i64,
     pub version: i32,
+    go: bool,
     /// Requests the server pushed while we waited for a reply (NOTIFY_CONSUMER_IDS_CHANGED…).
     pub pushed: Vec<Frame>,
 }
@@ -73,8 +75,16 @@ impl JavaConn {
             stream,
             opaque: 0,
             version,
+            go: false,
             pushed: Vec::new(),
         }
+    }
+
+    /// rocketmq-client-go v2: `_Version = 317`, JSON headers only.
+    pub async fn connect_go(addr: &str) -> Self {
+        let mut c = Self::connect(addr, 317).await;
+        c.go = true;
+        c
     }
 
     fn header(&mut self, code: i32, ext: &[(&str, &str)], oneway: bool) -> Value {
@@ -83,7 +93,12 @@ impl JavaConn {
             .iter()
             .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
             .collect();
-        json!({"code": code, "extFields": ext, "flag": if oneway { 2 } else { 0 },
+        let flag = if oneway { 2 } else { 0 };
+        if self.go {
+            return json!({"code": code, "language": "GO", "version": self.version,
+                "opaque": self.opaque, "flag": flag, "remark": "", "extFields": ext});
+        }
+        json!({"code": code, "extFields": ext, "flag": flag,
             "language": "JAVA", "opaque": self.opaque, "serializeTypeCurrentRPC": "JSON",
             "version": self.version})
     }
@@ -179,6 +194,13 @@ impl JavaConn {
 fn check_strict_header(h: &Value) {
     for k in ["code", "opaque", "flag", "version"] {
         assert!(h[k].is_i64(), "header {k} must be a number: {h}");
+    }
+    // The Go client decodes code and version as int16.
+    for k in ["code", "version"] {
+        assert!(
+            h[k].as_i64().is_some_and(|v| i16::try_from(v).is_ok()),
+            "{k} over int16: {h}"
+        );
     }
     let lang = h["language"].as_str().unwrap_or_default();
     assert!(
