@@ -343,3 +343,39 @@ async fn sql92_refused_clearly() {
     assert!(r.remark().contains("SQL92"), "{}", r.remark());
     c.shutdown().await;
 }
+
+const LOCK_BATCH_MQ: i32 = 41;
+const UNLOCK_BATCH_MQ: i32 = 42;
+
+/// Orderly consumers: LOCK_BATCH_MQ (sync, fastjson body without `onlyThisBroker`) answers
+/// the queues now held; UNLOCK_BATCH_MQ comes oneway when a queue is dropped (and sync at
+/// shutdown) and frees the queue for the next member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_batch_and_oneway_unlock() {
+    let c = Cluster::start().await;
+    let body = |client: &str| {
+        serde_json::json!({"clientId": client, "consumerGroup": "jlock",
+            "mqSet": [{"brokerName": "broker-t", "queueId": 0, "topic": "JLock"},
+                      {"brokerName": "broker-t", "queueId": 1, "topic": "JLock"}]})
+        .to_string()
+    };
+    let held = |r: &Frame| r.json_body()["lockOKMQSet"].as_array().map_or(0, Vec::len);
+    let mut a = JavaConn::connect(&c.addr(), V4_9_8).await;
+    let mut b = JavaConn::connect(&c.addr(), V4_9_8).await;
+    let r = a.call(LOCK_BATCH_MQ, &[], body("A").as_bytes()).await;
+    assert_eq!((r.code(), held(&r)), (0, 2));
+    let r = b.call(LOCK_BATCH_MQ, &[], body("B").as_bytes()).await;
+    assert_eq!((r.code(), held(&r)), (0, 0), "held by A");
+    a.oneway(UNLOCK_BATCH_MQ, &[], body("A").as_bytes()).await;
+    let mut got = 0;
+    for _ in 0..100 {
+        let r = b.call(LOCK_BATCH_MQ, &[], body("B").as_bytes()).await;
+        got = held(&r);
+        if got == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(got, 2, "the oneway unlock freed both queues");
+    c.shutdown().await;
+}

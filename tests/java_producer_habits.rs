@@ -388,3 +388,117 @@ async fn request_reply() {
     );
     c.shutdown().await;
 }
+
+const QUERY_MESSAGE: i32 = 12;
+const VIEW_MESSAGE_BY_ID: i32 = 33;
+const GET_MIN_OFFSET: i32 = 31;
+const GET_EARLIEST_MSG_STORETIME: i32 = 32;
+const SEARCH_OFFSET_BY_TIMESTAMP: i32 = 29;
+
+/// `MQAdminImpl`: viewMessage decodes the send reply's offset msgId and asks that broker for
+/// the physical offset; queryMessage asks by key, or by UNIQ_KEY with `_UNIQUE_KEY_QUERY`,
+/// and reads the two @CFNotNull index fields; a miss is QUERY_NOT_FOUND.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_and_view_message() {
+    let c = Cluster::start().await;
+    let mut j = JavaConn::connect(&c.addr(), V4_9_8).await;
+    let props = java_props(&[("UNIQ_KEY", "UQ-1"), ("KEYS", "order-7 order-8")]);
+    let sent = send_v2(&mut j, "JQueryMsg", &props, b"find me").await;
+    assert_eq!(sent.code(), 0, "{}", sent.remark());
+    let q: i32 = sent.field("queueId").parse().expect("queueId");
+    wait_max(&mut j, "JQueryMsg", q, 1).await;
+    let (_, offset) = ferrumq_store::decode_offset_msg_id(sent.field("msgId")).expect("offset id");
+    let r = j
+        .call(VIEW_MESSAGE_BY_ID, &[("offset", &offset.to_string())], &[])
+        .await;
+    assert_eq!(r.code(), 0, "{}", r.remark());
+    assert_eq!(records(&r.body)[0].2, b"find me");
+
+    let now = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis()
+        + 60_000)
+        .to_string();
+    let by = |key: &'static str, unique: &'static str| {
+        vec![
+            ("topic", "JQueryMsg"),
+            ("key", key),
+            ("maxNum", "32"),
+            ("beginTimestamp", "0"),
+            ("endTimestamp", "END"),
+            ("_UNIQUE_KEY_QUERY", unique),
+        ]
+    };
+    for (key, unique) in [("order-8", "false"), ("UQ-1", "true")] {
+        let mut f = by(key, unique);
+        f[4].1 = &now;
+        let r = j.call(QUERY_MESSAGE, &f, &[]).await;
+        assert_eq!(r.code(), 0, "{key}: {}", r.remark());
+        r.num("indexLastUpdateTimestamp");
+        r.num("indexLastUpdatePhyoffset");
+        assert_eq!(records(&r.body)[0].2, b"find me");
+    }
+    let mut f = by("no-such-key", "false");
+    f[4].1 = &now;
+    assert_eq!(j.call(QUERY_MESSAGE, &f, &[]).await.code(), 22);
+    c.shutdown().await;
+}
+
+/// `MQAdminImpl` offset lookups (seek, seekToBegin/End, CONSUME_FROM_TIMESTAMP): min, max,
+/// earliest store time and search by time, each with its @CFNotNull reply field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_lookups() {
+    let c = Cluster::start().await;
+    let mut j = JavaConn::connect(&c.addr(), V4_9_8).await;
+    for i in 0..3 {
+        assert_eq!(
+            c.send_to("JSeek", 0, "a", format!("{i}").as_bytes())
+                .await
+                .code,
+            0
+        );
+    }
+    let tq = [("topic", "JSeek"), ("queueId", "0"), ("bname", "broker-t")];
+    let r = j.call(GET_MIN_OFFSET, &tq, &[]).await;
+    assert_eq!((r.code(), r.num("offset")), (0, 0));
+    let r = j.call(GET_MAX_OFFSET, &tq, &[]).await;
+    assert_eq!((r.code(), r.num("offset")), (0, 3));
+    let r = j.call(GET_EARLIEST_MSG_STORETIME, &tq, &[]).await;
+    assert_eq!(r.code(), 0);
+    let first = r.num("timestamp");
+    assert!(first > 0);
+    let mut s = tq.to_vec();
+    let ts = first.to_string();
+    s.push(("timestamp", &ts));
+    let r = j.call(SEARCH_OFFSET_BY_TIMESTAMP, &s, &[]).await;
+    assert_eq!((r.code(), r.num("offset")), (0, 0));
+    c.shutdown().await;
+}
+
+/// Transactional half messages (`TRAN_MSG=true`, sysFlag 0x4) are not served yet (issue 11):
+/// refused with NO_PERMISSION and a remark, never stored as a plain (visible) message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_send_refused() {
+    let c = Cluster::start().await;
+    let mut j = JavaConn::connect(&c.addr(), V4_9_8).await;
+    let props = java_props(&[
+        ("TRAN_MSG", "true"),
+        ("PGROUP", "tx_pg"),
+        ("UNIQ_KEY", "TX1"),
+    ]);
+    let mut f = send_v2_fields("JTx", 0, &props, false);
+    for (k, v) in f.iter_mut() {
+        if k == "f" {
+            *v = "4".into();
+        }
+    }
+    let r = j.call(SEND_MESSAGE_V2, &pairs(&f), b"half").await;
+    assert_eq!(r.code(), 16, "{}", r.remark());
+    assert!(r.remark().contains("transaction"), "{}", r.remark());
+    let r = j
+        .call(GET_MAX_OFFSET, &[("topic", "JTx"), ("queueId", "0")], &[])
+        .await;
+    assert_eq!(r.num("offset"), 0, "nothing stored");
+    c.shutdown().await;
+}
