@@ -179,7 +179,36 @@ async fn rpc_header_extras() {
     ];
     search.extend(rpc);
     let r = j.call(SEARCH_OFFSET_BY_TIMESTAMP, &search, &[]).await;
-    assert_eq!((r.code(), r.num("offset")), (0, 0));
+    assert_eq!(
+        (r.code(), r.num("offset")),
+        (0, 0),
+        "LOWER: first stored at or after"
+    );
+    let far = i64::MAX.to_string();
+    let upper = [
+        ("topic", "JExtra"),
+        ("queueId", "0"),
+        ("timestamp", far.as_str()),
+        ("boundaryType", "UPPER"),
+    ];
+    let r = j.call(SEARCH_OFFSET_BY_TIMESTAMP, &upper, &[]).await;
+    assert_eq!(
+        (r.code(), r.num("offset")),
+        (0, 2),
+        "UPPER: last stored at or before"
+    );
+    let lower = [
+        ("topic", "JExtra"),
+        ("queueId", "0"),
+        ("timestamp", far.as_str()),
+        ("boundaryType", "LOWER"),
+    ];
+    let r = j.call(SEARCH_OFFSET_BY_TIMESTAMP, &lower, &[]).await;
+    assert_eq!(
+        r.num("offset"),
+        3,
+        "LOWER past the end: the next offset to be written"
+    );
     let mut pull = pull_fields("gx", "JExtra", 0, 0, 0x4, 0);
     pull.extend(rpc.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     pull.push(("requestSource".into(), "-1".into()));

@@ -154,15 +154,31 @@ impl MessageStore {
 
     /// First offset whose store time is >= `timestamp_ms` (max offset if none).
     pub fn offset_by_time(&self, topic: &str, queue_id: i32, timestamp_ms: i64) -> i64 {
+        self.first_offset_where(topic, queue_id, |t| t >= timestamp_ms)
+    }
+
+    /// The last queue offset stored at or before `timestamp_ms` (RocketMQ 5's UPPER
+    /// boundary); the queue's min offset when every entry is newer.
+    pub fn offset_by_time_upper(&self, topic: &str, queue_id: i32, timestamp_ms: i64) -> i64 {
+        let after = self.first_offset_where(topic, queue_id, |t| t > timestamp_ms);
+        let min = self
+            .inner
+            .find_cq(topic, queue_id)
+            .map_or(0, |cq| cq.min_offset());
+        (after - 1).max(min)
+    }
+
+    /// Binary search over store times (monotonic in a queue) for the first offset whose time
+    /// satisfies `newer`; unreadable entries count as old. The max offset if none does.
+    fn first_offset_where(&self, topic: &str, queue_id: i32, newer: impl Fn(i64) -> bool) -> i64 {
         let Some(cq) = self.inner.find_cq(topic, queue_id) else {
             return 0;
         };
         let (mut lo, mut hi) = (cq.min_offset(), cq.max_offset());
-        // Binary search over store times (monotonic in a queue); unreadable entries count as old.
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match self.store_time_at(topic, queue_id, mid) {
-                Some(t) if t >= timestamp_ms => hi = mid,
+                Some(t) if newer(t) => hi = mid,
                 _ => lo = mid + 1,
             }
         }

@@ -123,6 +123,15 @@ fn time_lookups_and_missing_cq_file() {
     assert_eq!(store.offset_by_time("Time", 0, base + 5001), 6);
     assert_eq!(store.offset_by_time("Time", 0, 0), 0);
     assert_eq!(store.offset_by_time("Time", 0, i64::MAX), 48);
+    // UPPER boundary: the last entry stored at or before the time.
+    assert_eq!(store.offset_by_time_upper("Time", 0, base + 5000), 5);
+    assert_eq!(store.offset_by_time_upper("Time", 0, base + 5999), 5);
+    assert_eq!(
+        store.offset_by_time_upper("Time", 0, 0),
+        0,
+        "none older: the min"
+    );
+    assert_eq!(store.offset_by_time_upper("Time", 0, i64::MAX), 47);
     store.shutdown();
     drop(store);
     // lose the middle ConsumeQueue file (offsets 16..32)

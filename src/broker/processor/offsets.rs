@@ -64,16 +64,22 @@ pub fn min_offset(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     ))
 }
 
+/// The first offset stored at or after `timestamp` (what CONSUME_FROM_TIMESTAMP wants; 4.9.8
+/// answers the nearer neighbour, which may be older), or with 5.x `boundaryType=UPPER` the
+/// last offset stored at or before it.
 pub fn search_by_timestamp(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     let (topic, queue_id) = topic_queue(req)?;
-    let ts: i64 = Ext(&req.ext_fields).num("timestamp")?;
-    Ok(success(
-        req,
-        &[(
-            "offset",
-            inner.store.offset_by_time(topic, queue_id, ts).to_string(),
-        )],
-    ))
+    let ext = Ext(&req.ext_fields);
+    let ts: i64 = ext.num("timestamp")?;
+    let upper = ext
+        .opt("boundaryType")
+        .is_some_and(|b| b.trim().eq_ignore_ascii_case("UPPER"));
+    let offset = if upper {
+        inner.store.offset_by_time_upper(topic, queue_id, ts)
+    } else {
+        inner.store.offset_by_time(topic, queue_id, ts)
+    };
+    Ok(success(req, &[("offset", offset.to_string())]))
 }
 
 pub fn earliest_store_time(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
