@@ -48,8 +48,17 @@ pub struct StoreConfig {
     pub file_reserved_time_hours: u64,
     /// deleteWhen: hours of the local day, separated by ';'
     pub delete_when: String,
-    /// diskMaxUsedSpaceRatio, percent
+    /// diskMaxUsedSpaceRatio, percent: above it, expired CommitLog files are deleted at once
+    /// instead of waiting for `deleteWhen`
     pub disk_max_used_space_ratio: u32,
+    /// diskSpaceWarningLevelRatio, percent: above it the store refuses appends (disk full)
+    /// until usage falls below it again
+    pub disk_space_warning_level_ratio: u32,
+    /// diskSpaceCleanForciblyRatio, percent: above it, and only with
+    /// `DiskFullPolicy::DeleteOldest`, unexpired files are deleted oldest first
+    pub disk_space_clean_forcibly_ratio: u32,
+    /// diskFullPolicy: what a filling disk may cost (FerrumQ's; RocketMQ always deletes)
+    pub disk_full_policy: DiskFullPolicy,
     /// maxHashSlotNum
     pub max_hash_slot_num: u32,
     /// maxIndexNum
@@ -62,6 +71,37 @@ pub struct StoreConfig {
     pub message_delay_level_ms: Vec<u64>,
     /// cleanResourceInterval: how often the retention thread looks at the files
     pub clean_resource_interval_ms: u64,
+}
+
+/// What the store does when its disk fills with messages that have not expired yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DiskFullPolicy {
+    /// Refuse new messages above `diskSpaceWarningLevelRatio`; never delete an unexpired file.
+    /// Acknowledged messages stay until `fileReservedTime`, whoever has read them.
+    #[default]
+    Reject,
+    /// RocketMQ's behaviour: above `diskSpaceCleanForciblyRatio` delete the oldest files even
+    /// if unexpired (their messages are lost to consumers that have not read them yet).
+    DeleteOldest,
+}
+
+impl DiskFullPolicy {
+    /// `reject` or `deleteOldest` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "reject" => Some(Self::Reject),
+            "deleteoldest" => Some(Self::DeleteOldest),
+            _ => None,
+        }
+    }
+
+    /// The property value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Reject => "reject",
+            Self::DeleteOldest => "deleteOldest",
+        }
+    }
 }
 
 /// RocketMQ's default `messageDelayLevel`.
@@ -103,6 +143,9 @@ impl Default for StoreConfig {
             file_reserved_time_hours: 72,
             delete_when: "04".to_string(),
             disk_max_used_space_ratio: 75,
+            disk_space_warning_level_ratio: 90,
+            disk_space_clean_forcibly_ratio: 85,
+            disk_full_policy: DiskFullPolicy::Reject,
             max_hash_slot_num: 5_000_000,
             max_index_num: 20_000_000,
             message_index_enable: true,

@@ -34,6 +34,15 @@ pub enum StoreError {
     /// The store is shut down, or a flush failed earlier (sticky).
     #[error("store not available: {0}")]
     ServiceNotAvailable(String),
+    /// The file system is fuller than `diskSpaceWarningLevelRatio`; appends resume by
+    /// themselves once it is below again.
+    #[error("disk full: the store's file system is {used_percent}% used, above diskSpaceWarningLevelRatio {limit_percent}%; sends resume when space is freed")]
+    DiskFull {
+        /// used percentage at the last check
+        used_percent: u32,
+        /// the configured limit
+        limit_percent: u32,
+    },
 }
 
 impl StoreError {
@@ -51,7 +60,9 @@ impl StoreError {
                 PutStatus::MessageIllegal
             }
             Self::PropertiesSizeExceeded(_) => PutStatus::PropertiesSizeExceeded,
-            Self::ServiceNotAvailable(_) | Self::Locked(_) => PutStatus::ServiceNotAvailable,
+            Self::ServiceNotAvailable(_) | Self::Locked(_) | Self::DiskFull { .. } => {
+                PutStatus::ServiceNotAvailable
+            }
             Self::Io { .. } => PutStatus::UnknownError,
         }
     }

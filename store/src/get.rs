@@ -319,6 +319,22 @@ impl MessageStore {
                     .load(Ordering::Relaxed)
                     .to_string(),
             ),
+            (
+                "diskUsedPermille".into(),
+                i.disk.used_permille.load(Ordering::Acquire).to_string(),
+            ),
+            (
+                "diskFull".into(),
+                i.disk.full.load(Ordering::Acquire).to_string(),
+            ),
+            (
+                "retentionDeletedExpiredFiles".into(),
+                i.disk.deleted_expired.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "retentionDeletedUnexpiredFiles".into(),
+                i.disk.deleted_forced.load(Ordering::Relaxed).to_string(),
+            ),
         ]
     }
 }

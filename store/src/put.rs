@@ -70,7 +70,7 @@ impl Inner {
                 "an earlier commit log flush failed".into(),
             ));
         }
-        Ok(())
+        self.check_disk_space()
     }
 
     /// Encodes `inputs` back to back and appends them as one unit.

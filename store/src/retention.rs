@@ -2,8 +2,10 @@
 //! the disk is too full; then ConsumeQueue and index files wholly below the new minimum.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
+use crate::config::DiskFullPolicy;
+use crate::error::StoreError;
 use crate::store::{Inner, MessageStore};
 
 /// Most CommitLog files deleted per run when forced by disk usage.
@@ -54,12 +56,34 @@ impl RetentionProbe for SystemProbe {
             }
             st
         };
-        let total = st.f_blocks as f64;
-        if total <= 0.0 {
-            return 0.0;
-        }
-        (total - st.f_bavail as f64) / total
+        disk_used_ratio_of(st.f_blocks as f64, st.f_bfree as f64, st.f_bavail as f64)
     }
+}
+
+/// Used fraction as `df` reports it: used / (used + available to us). Blocks reserved for
+/// root count as neither, so an ordinary ext4 disk does not look 5% fuller than it is (the
+/// old `1 - avail/total` read 75% on a disk that was 11% used, and retention deleted
+/// acknowledged messages to make room).
+fn disk_used_ratio_of(blocks: f64, free: f64, avail: f64) -> f64 {
+    let used = (blocks - free).max(0.0);
+    let usable = used + avail;
+    if usable <= 0.0 {
+        return 0.0;
+    }
+    used / usable
+}
+
+/// Disk usage as last measured, whether appends are refused for it, and what retention
+/// deleted (runtime info).
+#[derive(Default)]
+pub(crate) struct DiskState {
+    /// used fraction × 1000 at the last check
+    pub used_permille: AtomicU32,
+    /// above diskSpaceWarningLevelRatio: appends are refused
+    pub full: AtomicBool,
+    /// CommitLog files deleted by retention since start, by reason
+    pub deleted_expired: AtomicU64,
+    pub deleted_forced: AtomicU64,
 }
 
 /// What one retention run deleted.
@@ -82,34 +106,87 @@ fn is_delete_hour(delete_when: &str, hour: u32) -> bool {
 }
 
 impl Inner {
-    pub(crate) fn run_retention(&self) -> RetentionReport {
+    /// Measures the disk and sets the disk-full state (appends refused above
+    /// diskSpaceWarningLevelRatio, accepted again below it). Returns the used fraction.
+    pub(crate) fn check_disk(&self) -> f64 {
         let probe = self.probe.read().clone();
-        let now = probe.now_ms();
-        let cfg = &self.config;
-        let disk_full = probe.disk_used_ratio(&cfg.commit_log_dir())
-            > f64::from(cfg.disk_max_used_space_ratio) / 100.0;
-        let time_ok = is_delete_hour(&cfg.delete_when, probe.local_hour());
-        let mut report = RetentionReport::default();
-        if disk_full || time_ok {
-            let reserved_ms = (cfg.file_reserved_time_hours as i64).saturating_mul(3_600_000);
-            let dispatched = self.dispatched.load(Ordering::Acquire);
-            let max = if disk_full {
-                FORCED_DELETES_PER_RUN
+        let ratio = probe.disk_used_ratio(&self.config.commit_log_dir());
+        let limit = f64::from(self.config.disk_space_warning_level_ratio) / 100.0;
+        let full = ratio > limit;
+        self.disk
+            .used_permille
+            .store((ratio * 1000.0).round() as u32, Ordering::Release);
+        if self.disk.full.swap(full, Ordering::AcqRel) != full {
+            if full {
+                tracing::error!(used = ratio, limit, "disk full: refusing new messages");
             } else {
-                usize::MAX
-            };
-            report.commit_log_files = self.commit_log.files().delete_front_while(max, |f| {
-                // Never a file the dispatcher has not passed; never the last (the queue keeps it).
-                f.end_offset() <= dispatched
-                    && (disk_full || f.mtime_ms().saturating_add(reserved_ms) <= now)
+                tracing::info!(used = ratio, limit, "disk space back: accepting messages");
+            }
+        }
+        ratio
+    }
+
+    /// `DiskFull` while the last check found the disk over its warning ratio.
+    pub(crate) fn check_disk_space(&self) -> Result<(), StoreError> {
+        if !self.disk.full.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        Err(StoreError::DiskFull {
+            used_percent: self.disk.used_permille.load(Ordering::Acquire) / 10,
+            limit_percent: self.config.disk_space_warning_level_ratio,
+        })
+    }
+
+    /// One retention pass. Expired CommitLog files (older than fileReservedTime) go at the
+    /// deleteWhen hour, or at once above diskMaxUsedSpaceRatio. An unexpired file goes only
+    /// with `diskFullPolicy=deleteOldest` above diskSpaceCleanForciblyRatio: by default a
+    /// filling disk refuses new messages instead of dropping acknowledged ones.
+    pub(crate) fn run_retention(&self) -> RetentionReport {
+        let now = self.probe.read().now_ms();
+        let local_hour = self.probe.read().local_hour();
+        let ratio = self.check_disk();
+        let cfg = &self.config;
+        let over = |percent: u32| ratio > f64::from(percent) / 100.0;
+        let expired_now =
+            is_delete_hour(&cfg.delete_when, local_hour) || over(cfg.disk_max_used_space_ratio);
+        let forced = cfg.disk_full_policy == DiskFullPolicy::DeleteOldest
+            && over(cfg.disk_space_clean_forcibly_ratio);
+        let mut report = RetentionReport::default();
+        let reserved_ms = (cfg.file_reserved_time_hours as i64).saturating_mul(3_600_000);
+        let dispatched = self.dispatched.load(Ordering::Acquire);
+        let files = self.commit_log.files();
+        if expired_now {
+            // Never a file the dispatcher has not passed; never the last (the queue keeps it).
+            report.commit_log_files = files.delete_front_while(usize::MAX, |f| {
+                f.end_offset() <= dispatched && f.mtime_ms().saturating_add(reserved_ms) <= now
             });
-            if report.commit_log_files > 0 {
-                tracing::info!(
-                    files = report.commit_log_files,
-                    disk_full,
-                    "deleted expired commit log files"
+            self.disk
+                .deleted_expired
+                .fetch_add(report.commit_log_files as u64, Ordering::Relaxed);
+        }
+        if forced {
+            let n =
+                files.delete_front_while(FORCED_DELETES_PER_RUN, |f| f.end_offset() <= dispatched);
+            self.disk
+                .deleted_forced
+                .fetch_add(n as u64, Ordering::Relaxed);
+            if n > 0 {
+                tracing::warn!(
+                    files = n,
+                    used = ratio,
+                    "diskFullPolicy=deleteOldest: deleted unexpired commit log files"
                 );
             }
+            report.commit_log_files += n;
+        }
+        if report.commit_log_files > 0 {
+            tracing::info!(
+                files = report.commit_log_files,
+                used = ratio,
+                forced,
+                "retention deleted commit log files"
+            );
+            self.check_disk();
         }
         let min = self.commit_log.min_offset();
         for cq in self.all_cqs() {
@@ -130,6 +207,19 @@ impl MessageStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn used_ratio_leaves_out_root_reserved_blocks() {
+        // 1000 blocks, 110 used, 890 free of which 840 available to us (50 reserved).
+        let r = disk_used_ratio_of(1000.0, 890.0, 840.0);
+        assert!((r - 110.0 / 950.0).abs() < 1e-9, "{r}");
+        assert_eq!(disk_used_ratio_of(0.0, 0.0, 0.0), 0.0);
+        assert_eq!(
+            disk_used_ratio_of(100.0, 0.0, 0.0),
+            1.0,
+            "full, nothing available"
+        );
+    }
 
     #[test]
     fn delete_when_hours() {

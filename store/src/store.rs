@@ -17,7 +17,7 @@ use crate::consume_queue::ConsumeQueue;
 use crate::error::StoreError;
 use crate::flush::FlushService;
 use crate::index::IndexService;
-use crate::retention::{RetentionProbe, SystemProbe};
+use crate::retention::{DiskState, RetentionProbe, SystemProbe};
 
 /// RocketMQ's GetMessageStatus (wire doc §7.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +93,8 @@ pub(crate) struct Inner {
     /// test/bench hook: the dispatcher thread idles while set
     pub dispatch_paused: AtomicBool,
     pub probe: RwLock<Arc<dyn RetentionProbe>>,
+    /// disk usage as the retention thread last saw it, and what retention deleted
+    pub disk: DiskState,
     lock_file: Mutex<Option<File>>,
 }
 
@@ -255,9 +257,11 @@ impl MessageStore {
             dispatcher: OnceLock::new(),
             dispatch_paused: AtomicBool::new(false),
             probe: RwLock::new(Arc::new(SystemProbe)),
+            disk: DiskState::default(),
             lock_file: Mutex::new(Some(lock_file)),
         });
         inner.recover()?;
+        inner.check_disk();
         let abort = inner.abort_path();
         File::create(&abort).map_err(|e| StoreError::io(&abort, e))?;
         let store = Arc::new(MessageStore {
@@ -276,6 +280,8 @@ impl MessageStore {
     /// Replaces the clock / disk probe the retention thread uses (tests).
     pub fn set_retention_probe(&self, probe: Arc<dyn RetentionProbe>) {
         *self.inner.probe.write() = probe;
+        // The disk-full state follows the new probe at once, not at the next retention run.
+        self.inner.check_disk();
     }
 
     fn stop_threads(&self) {
