@@ -64,6 +64,22 @@ async fn heartbeat_v2_fingerprint() {
         r.remark()
     );
 
+    // A rebalance's full heartbeat was skipped (the client heartbeats under a try-lock), so
+    // a pull carries a version the broker never heard of: 25, and the next light heartbeat
+    // asks for a full one instead of leaving the consumer stuck on 25.
+    let stale = pull_fields("g5", "JHb2", 0, 0, 0x2, 99);
+    let mut stale = pairs(&stale);
+    stale.retain(|(k, _)| *k != "subscription");
+    assert_eq!(j.call(PULL_MESSAGE, &stale, &[]).await.code(), 25);
+    let light = j
+        .call(HEART_BEAT, &[], &heartbeat_v2("g5", "JHb2", 42, true))
+        .await;
+    assert_eq!(
+        light.field("IS_SUB_CHANGE"),
+        "true",
+        "after a 25, ask for the subscriptions"
+    );
+
     let other = j
         .call(HEART_BEAT, &[], &heartbeat_v2("g5", "JHb2", 43, true))
         .await;
@@ -137,6 +153,11 @@ async fn unknown_requests() {
     let r = j.call(9_998, &[], &[]).await;
     assert_eq!(r.code(), 3);
     assert_eq!(r.remark(), " request type 9998 not supported");
+    // One more round trip, so a late answer to the oneway would have arrived by now.
+    let r = j
+        .call(GET_MAX_OFFSET, &[("topic", "T"), ("queueId", "0")], &[])
+        .await;
+    assert_eq!(r.code(), 0);
     assert!(
         j.pushed.is_empty(),
         "the oneway request was answered: {:?}",

@@ -208,11 +208,11 @@ async fn pull_max_msg_bytes() {
     }
     let mut j = JavaConn::connect(&c.addr(), V5_3_3).await;
     let mut f = pull_fields("jbytes", "JBytes", 0, 0, SUBSCRIPTION, 0);
-    f.push(("maxMsgBytes".into(), "2500".into()));
+    f.push(("maxMsgBytes".into(), "3000".into()));
     let r = j.call(PULL_MESSAGE, &pairs(&f), &[]).await;
     assert_eq!(r.code(), 0, "{}", r.remark());
     let n = records(&r.body).len();
-    assert_eq!(n, 2, "two ~1.1 KiB records fit in 2500 bytes");
+    assert_eq!(n, 2, "two ~1.2 KiB records fit in 3000 bytes, three do not");
     assert_eq!(r.num("nextBeginOffset"), 2);
     f.retain(|(k, _)| k != "maxMsgBytes");
     f.push(("maxMsgBytes".into(), "1".into()));
@@ -339,6 +339,18 @@ async fn sql92_refused_clearly() {
         0
     );
     let r = pull(&mut j, "jsql", "JSql", 0, 0, 1).await;
+    assert_eq!(r.code(), 1, "{}", r.remark());
+    assert!(r.remark().contains("SQL92"), "{}", r.remark());
+    // The lite pull consumer sends the expression in the pull itself.
+    let mut f = pull_fields("jsql", "JSql", 0, 0, SUBSCRIPTION, 1);
+    for (k, v) in f.iter_mut() {
+        match k.as_str() {
+            "subscription" => *v = "a > 1".into(),
+            "expressionType" => *v = "SQL92".into(),
+            _ => {}
+        }
+    }
+    let r = j.call(PULL_MESSAGE, &pairs(&f), &[]).await;
     assert_eq!(r.code(), 1, "{}", r.remark());
     assert!(r.remark().contains("SQL92"), "{}", r.remark());
     c.shutdown().await;

@@ -83,6 +83,19 @@ async fn send_v2_reply_fields() {
         !got[0].1.contains("WAIT\u{1}"),
         "WAIT is dropped from the stored record"
     );
+    // What the broker stamps on every message: Java 5.x and Go consumers drop their trace
+    // records for a message without MSG_REGION; request-reply needs CLUSTER.
+    for p in [
+        "CLUSTER\u{1}TestCluster",
+        "MSG_REGION\u{1}DefaultRegion",
+        "TRACE_ON\u{1}true",
+    ] {
+        assert!(
+            got[0].1.contains(p),
+            "stored properties lack {p:?}: {:?}",
+            got[0].1
+        );
+    }
     c.shutdown().await;
 }
 
@@ -96,7 +109,8 @@ async fn send_batch_message() {
         .map(|i| {
             (
                 b"b".as_slice(),
-                java_props(&[("UNIQ_KEY", &format!("U{i}")), ("KEYS", &format!("k{i}"))]),
+                // An entry's own MSG_REGION does not survive: the broker stamps its own.
+                java_props(&[("UNIQ_KEY", &format!("U{i}")), ("MSG_REGION", "Elsewhere")]),
             )
         })
         .collect();
@@ -119,6 +133,11 @@ async fn send_batch_message() {
             props.contains(&format!("UNIQ_KEY\u{1}U{i}\u{2}")),
             "{props:?}"
         );
+        assert!(
+            props.contains("MSG_REGION\u{1}DefaultRegion\u{2}"),
+            "{props:?}"
+        );
+        assert!(!props.contains("Elsewhere"), "{props:?}");
     }
     c.shutdown().await;
 }
@@ -371,7 +390,22 @@ async fn request_reply() {
         .field("properties")
         .contains("CORRELATION_ID\u{1}corr-1"));
     assert!(push.field("properties").contains("PUSH_REPLY_TIME\u{1}"));
+    assert_eq!(push.field("topic"), "TestCluster_REPLY_TOPIC");
+    assert_eq!(push.field("queueId"), r.field("queueId"));
+    assert_eq!(push.field("storeHost"), c.addr());
+    assert!(
+        push.field("bornHost").starts_with("127.0.0.1:"),
+        "{}",
+        push.header
+    );
+    assert!(push.num("storeTimestamp") > 0 && push.num("bornTimestamp") > 0);
+    assert_eq!((push.num("sysFlag"), push.num("flag")), (0, 0));
     wait_max(&mut rep, "TestCluster_REPLY_TOPIC", 0, 1).await;
+    let stored = pull_all(&mut rep, "TestCluster_REPLY_TOPIC", 0, 0).await;
+    assert_eq!(
+        stored[0].2, b"pong",
+        "the reply is stored on the reply topic"
+    );
 
     let lost = java_props(&[
         ("MSG_TYPE", "reply"),
@@ -386,6 +420,7 @@ async fn request_reply() {
         "{}",
         r.remark()
     );
+    wait_max(&mut rep, "TestCluster_REPLY_TOPIC", 0, 2).await; // stored all the same
     c.shutdown().await;
 }
 

@@ -87,8 +87,9 @@ struct GroupInfo {
     channels: BTreeMap<String, ClientChannel>,
     subscriptions: HashMap<String, Subscription>,
     kind: GroupKind,
-    /// The last heartbeat-v2 fingerprint (5.x clients): a hash of the group's data without
-    /// versions; a light heartbeat with the same one keeps the stored subscriptions.
+    /// The last heartbeat-v2 fingerprint (5.x clients): the client's hash of its heartbeat
+    /// data without subscription versions; a light heartbeat with the same one keeps the
+    /// stored subscriptions.
     fingerprint: Option<i64>,
 }
 
@@ -100,16 +101,16 @@ pub enum HeartbeatSubs {
         fingerprint: i64,
     },
     /// A 5.x v2 light heartbeat (`withoutSub`): keep what is stored if the fingerprint matches.
-    Unchanged { fingerprint: i64 },
+    Light { fingerprint: i64 },
 }
 
 /// The outcome of a consumer heartbeat.
 pub struct Registered {
     /// The group's notifiers, when members or subscriptions changed.
     pub notify: Option<Vec<Notifier>>,
-    /// Heartbeat v2's `IS_SUB_CHANGE`: the client must send its subscriptions again (or
-    /// did change them), so it forgets its fingerprint and sends a full heartbeat next.
-    pub sub_change: bool,
+    /// Heartbeat v2's `IS_SUB_CHANGE`: the client forgets its fingerprint and sends a full
+    /// heartbeat (with subscriptions) next.
+    pub ask_full_heartbeat: bool,
 }
 
 /// A snapshot of a group for GET_CONSUMER_CONNECTION_LIST.
@@ -147,7 +148,7 @@ impl ConsumerManager {
                 true
             }
         };
-        let (subs_changed, sub_change) = match subs {
+        let (subs_changed, ask_full_heartbeat) = match subs {
             // 4.x heartbeat (5.x brokers answer IS_SUB_CHANGE=true to it, so do we).
             HeartbeatSubs::Full {
                 subs,
@@ -163,14 +164,24 @@ impl ConsumerManager {
             }
             // Nothing stored for this fingerprint (another one, or a restarted broker):
             // ask for the subscriptions instead of guessing.
-            HeartbeatSubs::Unchanged { fingerprint } => (
+            HeartbeatSubs::Light { fingerprint } => (
                 false,
                 info.fingerprint != Some(fingerprint) || info.subscriptions.is_empty(),
             ),
         };
         Registered {
             notify: (joined || subs_changed).then(|| notifiers(info)),
-            sub_change,
+            ask_full_heartbeat,
+        }
+    }
+
+    /// A pull carried a subscription version no heartbeat announced (25): a 5.x client whose
+    /// full heartbeat after a rebalance was skipped would otherwise keep sending light ones
+    /// (no versions) and never catch up. Forgetting the fingerprint makes the next light
+    /// heartbeat answer IS_SUB_CHANGE, and the client sends its subscriptions.
+    pub fn forget_fingerprint(&self, group: &str) {
+        if let Some(info) = self.groups.lock().get_mut(group) {
+            info.fingerprint = None;
         }
     }
 
@@ -262,7 +273,8 @@ impl ConsumerManager {
 /// the heartbeat is dropped. True when the group's subscriptions changed in a way the other
 /// members should hear about: a topic added or removed, or an expression changed. A mere
 /// version raise is not announced (Java does not either), so a rebalance does not trigger
-/// another round of NOTIFY_CONSUMER_IDS_CHANGED.
+/// another round of NOTIFY_CONSUMER_IDS_CHANGED. Unlike Java, a changed expression is
+/// announced: members that filter with the group's subscription should rebalance onto it.
 fn update_subscriptions(
     table: &mut HashMap<String, Subscription>,
     subs: Vec<Subscription>,
@@ -365,9 +377,9 @@ mod tests {
         let m = ConsumerManager::default();
         let hits = Arc::new(AtomicUsize::new(0));
         let reg = |subs| m.register("g", chan("c1", 1, &hits), GroupKind::default(), subs);
-        let light = |fingerprint| HeartbeatSubs::Unchanged { fingerprint };
+        let light = |fingerprint| HeartbeatSubs::Light { fingerprint };
         assert!(
-            reg(light(7)).sub_change,
+            reg(light(7)).ask_full_heartbeat,
             "nothing stored: send the subscriptions"
         );
         let subs = vec![sub("T", "*", 1)];
@@ -376,21 +388,24 @@ mod tests {
                 subs,
                 fingerprint: 7
             })
-            .sub_change
+            .ask_full_heartbeat
         );
-        assert!(!reg(light(7)).sub_change, "same fingerprint: kept");
+        assert!(!reg(light(7)).ask_full_heartbeat, "same fingerprint: kept");
         assert!(
             m.subscription("g", "T").is_some(),
             "a light heartbeat keeps subscriptions"
         );
-        assert!(reg(light(8)).sub_change, "another fingerprint: ask again");
+        assert!(
+            reg(light(8)).ask_full_heartbeat,
+            "another fingerprint: ask again"
+        );
         let subs = vec![sub("T", "*", 2)];
         assert!(
             reg(HeartbeatSubs::Full {
                 subs,
                 fingerprint: 8
             })
-            .sub_change,
+            .ask_full_heartbeat,
             "fingerprint changed"
         );
         let subs = vec![sub("T", "*", 3)];
@@ -399,7 +414,7 @@ mod tests {
                 subs,
                 fingerprint: 0
             })
-            .sub_change,
+            .ask_full_heartbeat,
             "v1 heartbeat"
         );
     }

@@ -59,8 +59,9 @@ impl ProducerManager {
         groups.retain(|_, g| !g.is_empty());
     }
 
-    /// The live connection of a client id, in any group (every Java/Go client registers
-    /// its inner producer, so a requester is always found here).
+    /// The live connection of a client id, in any group (a Java requester is found through
+    /// its inner producer, which every Java heartbeat carries; a Go one through its own
+    /// producer group).
     pub fn find_channel(&self, client_id: &str) -> Option<ConnectionContext> {
         let groups = self.groups.lock();
         groups

@@ -121,7 +121,9 @@ impl ConnectionContext {
         }
     }
 
-    /// Sends a request to the peer and waits for its response (e.g. GET_CONSUMER_RUNNING_INFO).
+    /// Sends a request to the peer and waits for its response (e.g. PUSH_REPLY_MESSAGE_TO_CLIENT).
+    /// `timeout` bounds the whole exchange, queueing included: a peer that stops reading
+    /// fills its send queue, and the caller must not wait on it for longer than that.
     pub async fn invoke(
         &self,
         mut cmd: RemotingCommand,
@@ -133,19 +135,28 @@ impl ConnectionContext {
         let opaque = cmd.opaque;
         let rx = self.pending.insert(opaque);
         let peer = self.peer.to_string();
-        if self.tx.send(cmd).await.is_err() {
-            self.pending.remove(opaque);
-            return Err(RemotingError::ConnectionClosed(peer));
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = |peer: String| RemotingError::Timeout {
+            addr: peer,
+            timeout_ms: timeout.as_millis(),
+        };
+        match tokio::time::timeout_at(deadline, self.tx.send(cmd)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                self.pending.remove(opaque);
+                return Err(RemotingError::ConnectionClosed(peer));
+            }
+            Err(_) => {
+                self.pending.remove(opaque);
+                return Err(timed_out(peer));
+            }
         }
-        match tokio::time::timeout(timeout, rx).await {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(_)) => Err(RemotingError::ConnectionClosed(peer)),
             Err(_) => {
                 self.pending.remove(opaque);
-                Err(RemotingError::Timeout {
-                    addr: peer,
-                    timeout_ms: timeout.as_millis(),
-                })
+                Err(timed_out(peer))
             }
         }
     }

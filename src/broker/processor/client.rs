@@ -118,7 +118,7 @@ fn heartbeat_subs(body: &Value, consumer: &Value) -> HeartbeatSubs {
             .is_some_and(|v| v.as_bool() == Some(true) || v.as_str() == Some("true"))
     });
     if fingerprint != 0 && without_sub {
-        HeartbeatSubs::Unchanged { fingerprint }
+        HeartbeatSubs::Light { fingerprint }
     } else {
         HeartbeatSubs::Full {
             subs: subscriptions(consumer),
@@ -136,53 +136,15 @@ pub async fn heartbeat(
     req: &RemotingCommand,
 ) -> Reply {
     let body = parse_body(req)?;
-    let mut sub_change = false;
-    let client_id = str_of(&body, "clientID").unwrap_or_default().to_string();
-    let language = req.language.name().to_string();
-    let now = Instant::now();
+    let client = Client {
+        id: str_of(&body, "clientID").unwrap_or_default().to_string(),
+        language: req.language.name().to_string(),
+        version: req.version,
+        now: Instant::now(),
+    };
+    let mut ask_full_heartbeat = i64_of(&body, "heartbeatFingerprint") == 0;
     for c in array(&body, "consumerDataSet") {
-        let Some(group) = str_of(c, "groupName") else {
-            continue;
-        };
-        let Some((g, _)) = inner.groups.find_or_create(group) else {
-            tracing::warn!(
-                group,
-                "heartbeat for unknown group (autoCreateSubscriptionGroup=false)"
-            );
-            continue;
-        };
-        let retry = format!("{RETRY_PREFIX}{group}");
-        if inner
-            .topics
-            .get_or_create_system(&retry, g.retry_queue_nums.max(1), 6)
-            .1
-        {
-            super::send::register_now(inner).await;
-        }
-        let kind = GroupKind {
-            consume_type: enum_of(c, "consumeType", &CONSUME_TYPES),
-            message_model: enum_of(c, "messageModel", &MESSAGE_MODELS),
-            consume_from_where: enum_of(c, "consumeFromWhere", &CONSUME_FROM),
-        };
-        let channel = ClientChannel {
-            client_id: client_id.clone(),
-            conn_id: ctx.id,
-            addr: ctx.peer.to_string(),
-            language: language.clone(),
-            version: req.version,
-            notify: notifier(ctx),
-            last_update: now,
-        };
-        let registered = inner
-            .consumers
-            .register(group, channel, kind, heartbeat_subs(&body, c));
-        sub_change |= registered.sub_change;
-        if let Some(notifiers) = registered.notify {
-            if g.notify_consumer_ids_changed_enable {
-                tracing::info!(group, client = %client_id, "consumer group changed");
-                notify_group(group, &notifiers);
-            }
-        }
+        ask_full_heartbeat |= register_consumer(inner, ctx, &client, &body, c).await;
     }
     for p in array(&body, "producerDataSet") {
         let Some(group) = str_of(p, "groupName") else {
@@ -192,20 +154,81 @@ pub async fn heartbeat(
             conn_id: ctx.id,
             ctx: ctx.clone(),
             addr: ctx.peer.to_string(),
-            language: language.clone(),
-            version: req.version,
-            last_update: now,
+            language: client.language.clone(),
+            version: client.version,
+            last_update: client.now,
         };
-        inner.producers.register(group, &client_id, channel);
+        inner.producers.register(group, &client.id, channel);
     }
-    let v1 = i64_of(&body, "heartbeatFingerprint") == 0;
     Ok(success(
         req,
         &[
             ("IS_SUPPORT_HEART_BEAT_V2", "true".to_string()),
-            ("IS_SUB_CHANGE", (v1 || sub_change).to_string()),
+            ("IS_SUB_CHANGE", ask_full_heartbeat.to_string()),
         ],
     ))
+}
+
+/// Who sent a heartbeat.
+struct Client {
+    id: String,
+    language: String,
+    version: i32,
+    now: Instant,
+}
+
+/// One ConsumerData of a heartbeat: the group (auto-created with its retry topic), the
+/// client's channel and subscriptions; the group hears about changes. Returns heartbeat
+/// v2's IS_SUB_CHANGE for this group.
+async fn register_consumer(
+    inner: &Arc<BrokerInner>,
+    ctx: &ConnectionContext,
+    client: &Client,
+    body: &Value,
+    c: &Value,
+) -> bool {
+    let Some(group) = str_of(c, "groupName") else {
+        return false;
+    };
+    let Some((g, _)) = inner.groups.find_or_create(group) else {
+        tracing::warn!(
+            group,
+            "heartbeat for unknown group (autoCreateSubscriptionGroup=false)"
+        );
+        return false;
+    };
+    let retry = format!("{RETRY_PREFIX}{group}");
+    if inner
+        .topics
+        .get_or_create_system(&retry, g.retry_queue_nums.max(1), 6)
+        .1
+    {
+        super::send::register_now(inner).await;
+    }
+    let kind = GroupKind {
+        consume_type: enum_of(c, "consumeType", &CONSUME_TYPES),
+        message_model: enum_of(c, "messageModel", &MESSAGE_MODELS),
+        consume_from_where: enum_of(c, "consumeFromWhere", &CONSUME_FROM),
+    };
+    let channel = ClientChannel {
+        client_id: client.id.clone(),
+        conn_id: ctx.id,
+        addr: ctx.peer.to_string(),
+        language: client.language.clone(),
+        version: client.version,
+        notify: notifier(ctx),
+        last_update: client.now,
+    };
+    let registered = inner
+        .consumers
+        .register(group, channel, kind, heartbeat_subs(body, c));
+    if let Some(notifiers) = registered.notify {
+        if g.notify_consumer_ids_changed_enable {
+            tracing::info!(group, client = %client.id, "consumer group changed");
+            notify_group(group, &notifiers);
+        }
+    }
+    registered.ask_full_heartbeat
 }
 
 /// CHECK_CLIENT_CONFIG (46): a consumer with a non-TAG subscription asks whether this broker

@@ -185,6 +185,7 @@ fn subscription(inner: &BrokerInner, h: &PullHeader) -> Result<Subscription, Rej
             ))
         })?;
     if sub.sub_version < h.sub_version {
+        inner.consumers.forget_fingerprint(&h.group);
         return Err(Reject::new(
             ResponseCode::SubscriptionNotLatest,
             "the consumer's subscription not latest",

@@ -19,8 +19,10 @@ use crate::broker::BrokerInner;
 use crate::protocol::{RemotingCommand, RequestCode};
 use crate::remoting::ConnectionContext;
 
-/// How long the requester may take to accept a pushed reply (RocketMQ's callClient).
-const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the requester may take to accept a pushed reply. Under the replier's own send
+/// timeout (3 s in the Java client): a push still pending when the replier gives up would be
+/// pushed again by its retry.
+const PUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn process(
     inner: &Arc<BrokerInner>,
@@ -35,34 +37,67 @@ pub async fn process(
     }
     check_body_size(inner, req.body.len())?;
     let (mut props, _) = final_properties(inner, &h.properties);
+    props.push(("PUSH_REPLY_TIME".to_string(), now_ms().to_string()));
+    let properties = encode_properties(&props);
+    let pushed = push(inner, ctx, &h, &properties, req, &props).await;
+    // Stored whether or not the push worked, as RocketMQ does: the reply topic is where an
+    // operator looks for a reply the requester says it never got.
+    let (msg_id, queue_offset) = store(inner, ctx, &h, properties, req).await;
+    pushed?;
+    Ok(super::success(
+        req,
+        &[
+            ("msgId", msg_id),
+            ("queueId", h.queue_id.to_string()),
+            ("queueOffset", queue_offset.to_string()),
+            ("MSG_REGION", inner.config.region_id.clone()),
+            ("TRACE_ON", inner.config.trace_on.to_string()),
+        ],
+    ))
+}
+
+/// Pushes the reply to the connection of the client named in REPLY_TO_CLIENT.
+async fn push(
+    inner: &BrokerInner,
+    ctx: &ConnectionContext,
+    h: &SendHeader,
+    properties: &str,
+    req: &RemotingCommand,
+    props: &[(String, String)],
+) -> Result<(), Reject> {
     let requester = props
         .iter()
         .find(|(k, _)| k == "REPLY_TO_CLIENT")
-        .map(|(_, v)| v.clone())
+        .map(|(_, v)| v.as_str())
         .ok_or_else(|| Reject::system("reply message properties[REPLY_TO_CLIENT] is null"))?;
-    let channel = inner.producers.find_channel(&requester).ok_or_else(|| {
+    let channel = inner.producers.find_channel(requester).ok_or_else(|| {
         Reject::system(format!(
             "push reply message fail, channel of <{requester}> not found."
         ))
     })?;
-    props.push(("PUSH_REPLY_TIME".to_string(), now_ms().to_string()));
-    let properties = encode_properties(&props);
-    let push = push_request(inner, ctx, &h, &properties, req);
+    let push = push_request(inner, ctx, h, properties, req);
     match channel.invoke(push, PUSH_TIMEOUT).await {
-        Ok(r) if r.code == 0 => {}
-        Ok(r) => {
-            return Err(Reject::system(format!(
-                "push reply message to {requester} return code: {}, remark: {}",
-                r.code,
-                r.remark.unwrap_or_default()
-            )))
-        }
-        Err(e) => {
-            return Err(Reject::system(format!(
-                "push reply message to {requester} fail: {e}"
-            )))
-        }
+        Ok(r) if r.code == 0 => Ok(()),
+        Ok(r) => Err(Reject::system(format!(
+            "push reply message to {requester} return code: {}, remark: {}",
+            r.code,
+            r.remark.unwrap_or_default()
+        ))),
+        Err(e) => Err(Reject::system(format!(
+            "push reply message to {requester} fail: {e}"
+        ))),
     }
+}
+
+/// Stores the reply on its topic; (offset msg id, queue offset), or ("0", 0) when the store
+/// refused it (logged: the reply itself already went to the requester, or failed there).
+async fn store(
+    inner: &BrokerInner,
+    ctx: &ConnectionContext,
+    h: &SendHeader,
+    properties: String,
+    req: &RemotingCommand,
+) -> (String, i64) {
     let msg = MessageToStore {
         topic: h.topic.clone(),
         queue_id: h.queue_id,
@@ -77,25 +112,13 @@ pub async fn process(
         prepared_transaction_offset: 0,
         store_timestamp_ms: None,
     };
-    // The reply has reached the requester; storing it is for tracing and queries, so a
-    // store failure is logged rather than turned into a failed reply (RocketMQ does the same).
-    let (msg_id, queue_offset) = match append(inner, false, |s| s.put_message(msg)).await {
+    match append(inner, false, |s| s.put_message(msg)).await {
         Ok((r, _)) => (r.msg_ids.join(","), r.queue_offset),
         Err(e) => {
-            tracing::warn!(topic = %h.topic, remark = %e.remark, "reply pushed but not stored");
+            tracing::warn!(topic = %h.topic, remark = %e.remark, "reply message not stored");
             ("0".to_string(), 0)
         }
-    };
-    Ok(super::success(
-        req,
-        &[
-            ("msgId", msg_id),
-            ("queueId", h.queue_id.to_string()),
-            ("queueOffset", queue_offset.to_string()),
-            ("MSG_REGION", inner.config.region_id.clone()),
-            ("TRACE_ON", inner.config.trace_on.to_string()),
-        ],
-    ))
+    }
 }
 
 /// PUSH_REPLY_MESSAGE_TO_CLIENT: ReplyMessageRequestHeader (the send header's fields by their

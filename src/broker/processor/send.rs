@@ -267,8 +267,12 @@ pub(super) fn random_queue(queues: i32) -> i32 {
     (seed % n) as i32
 }
 
-/// The stored properties: the producer's minus WAIT, plus what a 4.9.8 broker stamps on
-/// every message: CLUSTER (request-reply builds `<cluster>_REPLY_TOPIC` from it), MSG_REGION
+/// Properties the broker sets on every stored message, whatever the producer sent.
+const STAMPED: [&str; 3] = ["CLUSTER", "MSG_REGION", "TRACE_ON"];
+
+/// The stored properties: the producer's minus WAIT, plus what the broker stamps on every
+/// message (5.x brokers always; 4.9.8 CLUSTER always, the other two when a send hook is
+/// registered): CLUSTER (request-reply builds `<cluster>_REPLY_TOPIC` from it), MSG_REGION
 /// and TRACE_ON (Java 5.x and Go consumers drop their trace records for a message without
 /// MSG_REGION). Returns whether the producer wants the reply to wait for durability (WAIT
 /// absent = true).
@@ -280,7 +284,7 @@ pub(super) fn final_properties(inner: &BrokerInner, raw: &str) -> (Vec<(String, 
             wait = !v.eq_ignore_ascii_case("false");
             false
         } else {
-            !matches!(k.as_str(), "CLUSTER" | "MSG_REGION" | "TRACE_ON")
+            !STAMPED.contains(&k.as_str())
         }
     });
     let cfg = &inner.config;
@@ -329,7 +333,7 @@ async fn store_batch(
         if props.iter().any(|(k, v)| k == "DELAY" && v.trim() != "0") {
             return Err(illegal("batch message does not support delay".into()));
         }
-        props.retain(|(k, _)| k != "WAIT");
+        props.retain(|(k, _)| k != "WAIT" && !STAMPED.contains(&k.as_str()));
         for (k, v) in header_props {
             if !props.iter().any(|(pk, _)| pk == k) {
                 props.push((k.clone(), v.clone()));
