@@ -86,7 +86,12 @@ async fn go_send_message_v1() {
         )
         .await;
     assert_eq!(r.code(), 0, "{}", r.remark());
-    for k in ["msgId", "queueId", "queueOffset", "TRACE_ON", "MSG_REGION"] {
+    assert_eq!(
+        r.field("TRACE_ON"),
+        "true",
+        "Go reads a missing or empty TRACE_ON as off"
+    );
+    for k in ["msgId", "queueId", "queueOffset", "MSG_REGION"] {
         assert!(r.opt_field(k).is_some(), "send reply lacks {k}");
     }
     c.shutdown().await;

@@ -53,6 +53,12 @@ async fn heartbeat_v2_fingerprint() {
         .call(HEART_BEAT, &[], &heartbeat_v2("g5", "JHb2", 42, true))
         .await;
     assert_eq!(light.field("IS_SUB_CHANGE"), "false");
+    // fastjson may name the flag after its getter, isWithoutSub(): same meaning.
+    let getter_named = String::from_utf8(heartbeat_v2("g5", "JHb2", 42, true))
+        .expect("utf-8")
+        .replace("\"withoutSub\"", "\"isWithoutSub\"");
+    let light = j.call(HEART_BEAT, &[], getter_named.as_bytes()).await;
+    assert_eq!(light.field("IS_SUB_CHANGE"), "false");
     let pull = pull_fields("g5", "JHb2", 0, 0, 0x2, 1);
     let mut pull = pairs(&pull);
     pull.retain(|(k, _)| *k != "subscription");

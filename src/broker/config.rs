@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
 
-use ferrumq_store::{FlushDiskType, StoreConfig};
+use ferrumq_store::{DiskFullPolicy, FlushDiskType, StoreConfig};
 
 use super::BrokerError;
 
@@ -148,6 +148,17 @@ fn parse_bool(v: &str) -> bool {
     v.trim().eq_ignore_ascii_case("true")
 }
 
+/// A percentage property: 1..=100.
+fn percent(key: &str, v: &str) -> Result<u32, BrokerError> {
+    let p: u32 = num(key, v)?;
+    if !(1..=100).contains(&p) {
+        return Err(BrokerError::Config(format!(
+            "{key}: {p} is outside 1..=100 (percent of the disk)"
+        )));
+    }
+    Ok(p)
+}
+
 fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, BrokerError> {
     v.trim()
         .parse()
@@ -202,9 +213,12 @@ impl BrokerConfig {
             "traceTopicEnable" => self.trace_topic_enable = parse_bool(v),
             "msgTraceTopicName" => {
                 let name = v.trim();
-                if !super::topic_config::is_valid_name(name) {
+                if !super::topic_config::is_valid_name(name)
+                    || super::topic_config::is_send_forbidden(name)
+                    || name == super::topic_config::TBW102
+                {
                     return Err(BrokerError::Config(format!(
-                        "msgTraceTopicName: {name:?} is not a valid topic name"
+                        "msgTraceTopicName: {name:?} is not a valid topic name, or a system topic"
                     )));
                 }
                 self.msg_trace_topic_name = name.to_string();
@@ -233,7 +247,16 @@ impl BrokerConfig {
             "maxMessageSize" => s.max_message_size = num(k, v)?,
             "fileReservedTime" => s.file_reserved_time_hours = num(k, v)?,
             "deleteWhen" => s.delete_when = v.to_string(),
-            "diskMaxUsedSpaceRatio" => s.disk_max_used_space_ratio = num(k, v)?,
+            "diskMaxUsedSpaceRatio" => s.disk_max_used_space_ratio = percent(k, v)?,
+            "diskSpaceWarningLevelRatio" => s.disk_space_warning_level_ratio = percent(k, v)?,
+            "diskSpaceCleanForciblyRatio" => s.disk_space_clean_forcibly_ratio = percent(k, v)?,
+            "diskFullPolicy" => {
+                s.disk_full_policy = DiskFullPolicy::parse(v).ok_or_else(|| {
+                    BrokerError::Config(format!(
+                        "diskFullPolicy: unknown {v:?} (reject or deleteOldest)"
+                    ))
+                })?
+            }
             "maxHashSlotNum" => s.max_hash_slot_num = num(k, v)?,
             "maxIndexNum" => s.max_index_num = num(k, v)?,
             "messageIndexEnable" => s.message_index_enable = parse_bool(v),
@@ -318,6 +341,15 @@ impl BrokerConfig {
                 "diskMaxUsedSpaceRatio",
                 s.disk_max_used_space_ratio.to_string(),
             ),
+            (
+                "diskSpaceWarningLevelRatio",
+                s.disk_space_warning_level_ratio.to_string(),
+            ),
+            (
+                "diskSpaceCleanForciblyRatio",
+                s.disk_space_clean_forcibly_ratio.to_string(),
+            ),
+            ("diskFullPolicy", s.disk_full_policy.name().to_string()),
         ];
         lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
     }
@@ -384,6 +416,30 @@ mod tests {
         assert_eq!(cfg.store.max_message_size, 1024);
         assert!(cfg.is_slave());
         assert!(cfg.to_properties().contains("flushDiskType=SYNC_FLUSH"));
+    }
+
+    #[test]
+    fn disk_properties_and_trace_topic_are_checked() {
+        let mut cfg = BrokerConfig::default();
+        let ok = "diskSpaceWarningLevelRatio=95\ndiskFullPolicy=deleteOldest\nmsgTraceTopicName=T1";
+        cfg.apply(&parse_properties(ok)).unwrap();
+        assert_eq!(cfg.store.disk_space_warning_level_ratio, 95);
+        assert_eq!(cfg.store.disk_full_policy, DiskFullPolicy::DeleteOldest);
+        assert!(cfg.to_properties().contains("diskFullPolicy=deleteOldest"));
+        for bad in [
+            "diskMaxUsedSpaceRatio=0",
+            "diskSpaceWarningLevelRatio=101",
+            "diskFullPolicy=panic",
+            "msgTraceTopicName=TBW102",
+            "msgTraceTopicName=SCHEDULE_TOPIC_XXXX",
+            "msgTraceTopicName=bad name",
+        ] {
+            let err = BrokerConfig::default()
+                .apply(&parse_properties(bad))
+                .unwrap_err();
+            let key = bad.split('=').next().unwrap();
+            assert!(err.to_string().contains(key), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -18,6 +18,11 @@ pub const V5_3_3: i32 = 479;
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Request codes the shared helpers send (test files may shadow these names).
+pub const SEND_MESSAGE_V2: i32 = 310;
+pub const PULL_MESSAGE: i32 = 11;
+pub const GET_MAX_OFFSET: i32 = 30;
+
 /// One frame read back: the header as JSON, and the body.
 #[derive(Debug)]
 pub struct Frame {
@@ -246,7 +251,8 @@ pub fn producer_heartbeat(client_id: &str, group: &str) -> Vec<u8> {
     .expect("json")
 }
 
-/// PullMessageRequestHeader as the Java push consumer fills it.
+/// PullMessageRequestHeader as the Java consumers fill it: `subscription` ("*") only with
+/// sysFlag bit 2, as `postSubscriptionWhenPull=false` push consumers leave it null.
 pub fn pull_fields(
     group: &str,
     topic: &str,
@@ -269,6 +275,7 @@ pub fn pull_fields(
         ("expressionType", "TAG".to_string()),
     ]
     .into_iter()
+    .filter(|(k, _)| sys_flag & 0x4 != 0 || *k != "subscription")
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }
@@ -341,4 +348,37 @@ pub fn records(body: &[u8]) -> Vec<(i64, String, Vec<u8>)> {
     msgs.into_iter()
         .map(|m| (m.queue_offset, m.properties.to_string(), m.body.to_vec()))
         .collect()
+}
+
+pub async fn send_v2(conn: &mut JavaConn, topic: &str, props: &str, body: &[u8]) -> Frame {
+    let f = send_v2_fields(topic, -1, props, false);
+    conn.call(SEND_MESSAGE_V2, &pairs(&f), body).await
+}
+
+/// Pulls queue `q` of `topic` from `offset` with the subscription in the pull.
+pub async fn pull_all(
+    conn: &mut JavaConn,
+    topic: &str,
+    q: i32,
+    offset: i64,
+) -> Vec<(i64, String, Vec<u8>)> {
+    let f = pull_fields("jpull", topic, q, offset, 0x4, 0);
+    let r = conn.call(PULL_MESSAGE, &pairs(&f), &[]).await;
+    assert_eq!(r.code(), 0, "pull {topic}/{q}: {}", r.remark());
+    records(&r.body)
+}
+
+/// Waits until queue `q` of `topic` holds `n` entries (the dispatcher runs behind the append).
+pub async fn wait_max(conn: &mut JavaConn, topic: &str, q: i32, n: i64) {
+    let qs = q.to_string();
+    for _ in 0..500 {
+        let r = conn
+            .call(GET_MAX_OFFSET, &[("topic", topic), ("queueId", &qs)], &[])
+            .await;
+        if r.code() == 0 && r.num("offset") >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{topic}/{q} never reached {n}");
 }

@@ -101,10 +101,10 @@ pub fn success(req: &RemotingCommand, fields: &[(&str, String)]) -> RemotingComm
 /// be configured to send, what to do instead (clients log the remark).
 fn not_supported(req: &RemotingCommand) -> Reject {
     let hint = match req.code {
-        200_050..=200_055 | 200_151 => {
+        200_050..=200_055 | 200_151 | 401 => {
             ": pop consumption is not available on FerrumQ; use push or pull consumers"
         }
-        400 | 401 => {
+        400 => {
             ": broker-side assignment is not available on FerrumQ; keep clientRebalance=true (the default)"
         }
         _ => "",
