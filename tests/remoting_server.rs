@@ -20,6 +20,8 @@ const PUSH: RequestCode = RequestCode::Unknown(1003);
 const ASK_CLIENT: RequestCode = RequestCode::Unknown(1004);
 /// Oneway: sleeps `ms`, then appends `id` to `TestProcessor::oneway_order`.
 const ORDERED: RequestCode = RequestCode::Unknown(1005);
+/// Answers with a body of `bytes` bytes.
+const BIG: RequestCode = RequestCode::Unknown(1006);
 
 #[derive(Default)]
 struct TestProcessor {
@@ -87,6 +89,17 @@ impl RequestProcessor for TestProcessor {
                     .unwrap_or_else(|e| e.to_string());
                 Some(req.response_to(ResponseCode::Success, remark))
             }),
+            BIG => {
+                let n: usize = req
+                    .ext_fields
+                    .get("bytes")
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(0);
+                Box::pin(std::future::ready(Some(
+                    req.response_to(ResponseCode::Success, None)
+                        .with_body(vec![7u8; n]),
+                )))
+            }
             _ => Box::pin(std::future::ready(Some(not_supported(&req)))),
         }
     }
@@ -582,5 +595,86 @@ async fn truncated_frame_then_eof_closes_quietly() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(p.closed.load(Ordering::SeqCst), 1);
     let _ = Bytes::new();
+    server.shutdown().await;
+}
+
+/// Regression (issue 9): past the in-flight limit, oneway requests were dropped unseen
+/// (50,000 unpaced oneway sends stored about 12,000). Now the server stops reading the
+/// connection until a request finishes, so TCP pushes back and every one is processed.
+#[tokio::test]
+async fn oneway_requests_past_the_in_flight_limit_wait_instead_of_dropping() {
+    let config = ServerConfig {
+        max_in_flight_per_connection: 2,
+        idle_timeout: Duration::from_secs(30),
+        ..fast_config()
+    };
+    let (server, p) = start(config).await;
+    let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut out = BytesMut::new();
+    for i in 0..50 {
+        let ext = HashMap::from([
+            ("ms".to_owned(), "2".to_owned()),
+            ("id".to_owned(), i.to_string()),
+        ]);
+        let mut r = RemotingCommand::new_request(ORDERED, ext);
+        r.mark_oneway();
+        r.opaque = i;
+        r.encode(&mut out);
+    }
+    s.write_all(&out).await.unwrap();
+    for _ in 0..500 {
+        if p.oneway_order.lock().unwrap().len() == 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let expected: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+    assert_eq!(*p.oneway_order.lock().unwrap(), expected);
+    server.shutdown().await;
+}
+
+/// A peer that pipelines requests with large replies and never reads them: once its unread
+/// replies pass `max_queued_bytes_per_connection` (or a write stalls past `write_timeout`)
+/// the connection is closed and its memory freed, and other clients are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peer_that_never_reads_is_closed_others_are_served() {
+    let config = ServerConfig {
+        max_queued_bytes_per_connection: 1 << 20,
+        write_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_secs(30),
+        ..fast_config()
+    };
+    let (server, p) = start(config).await;
+    let mut stalled = TcpStream::connect(server.local_addr()).await.unwrap();
+    let mut out = BytesMut::new();
+    for i in 0..400 {
+        let ext = HashMap::from([("bytes".to_owned(), (256 * 1024).to_string())]);
+        let mut r = RemotingCommand::new_request(BIG, ext);
+        r.opaque = i;
+        r.encode(&mut out);
+    }
+    stalled.write_all(&out).await.unwrap(); // 100 MiB of replies asked for, none read
+
+    let client = RemotingClient::new(ClientConfig::default());
+    let addr = server.local_addr().to_string();
+    let r = client
+        .invoke(&addr, sleep_req(0, "served"), Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert_eq!(r.remark.as_deref(), Some("served"));
+
+    let mut closed = false;
+    for _ in 0..300 {
+        if p.closed.load(Ordering::SeqCst) >= 1 {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        closed,
+        "the server kept a connection whose peer never reads"
+    );
+    assert!(is_closed(&mut stalled).await);
     server.shutdown().await;
 }

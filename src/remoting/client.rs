@@ -11,13 +11,16 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::codec::FramedRead;
 
 use super::codec::FrameCodec;
-use super::connection::{write_loop, Pending};
+use super::connection::{write_loop, Pending, SendBudget};
 use super::error::RemotingError;
 use crate::protocol::{RemotingCommand, DEFAULT_MAX_FRAME_BYTES, FLAG_RESPONSE};
 
 /// Handles requests the server pushes (NOTIFY_CONSUMER_IDS_CHANGED, CHECK_TRANSACTION_STATE,
 /// GET_CONSUMER_RUNNING_INFO…). Return a response for non-oneway requests, or None.
 pub type PushHandler = Arc<dyn Fn(RemotingCommand) -> Option<RemotingCommand> + Send + Sync>;
+
+/// A write to a server that does not read for this long closes the connection.
+const CLIENT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -174,7 +177,16 @@ impl RemotingClient {
         let (tx, rx) = mpsc::channel(cfg.send_queue_capacity.max(1));
         let (closed_tx, closed_rx) = watch::channel(false);
         let pending = Arc::new(Pending::default());
-        tokio::spawn(write_loop(wr, cfg.max_frame_bytes, rx, closed_rx.clone()));
+        // The client's own requests are bounded by its callers; the deadline is what matters
+        // here: a server that stops reading must not hang the connection forever.
+        tokio::spawn(write_loop(
+            wr,
+            cfg.max_frame_bytes,
+            rx,
+            closed_rx.clone(),
+            Arc::new(SendBudget::new(usize::MAX)),
+            CLIENT_WRITE_TIMEOUT,
+        ));
         let reader = Reader {
             frames: FramedRead::new(rd, FrameCodec::new(cfg.max_frame_bytes)),
             pending: pending.clone(),

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,15 +54,84 @@ impl Pending {
     }
 }
 
+/// Bytes queued for one connection's writer and not yet handed to the socket, against a
+/// cap: a peer that sends requests and never reads the replies must cost a bounded amount of
+/// memory. Costs are estimates (body plus header fields), charged when a command is queued
+/// and refunded when it is written.
+pub(crate) struct SendBudget {
+    queued_bytes: AtomicUsize,
+    limit_bytes: usize,
+}
+
+impl SendBudget {
+    pub(crate) fn new(limit_bytes: usize) -> Self {
+        Self {
+            queued_bytes: AtomicUsize::new(0),
+            limit_bytes,
+        }
+    }
+
+    /// Charges `cmd`; false (nothing charged) if that would pass the cap.
+    fn charge(&self, cmd: &RemotingCommand) -> bool {
+        let cost = queued_cost(cmd);
+        let before = self.queued_bytes.fetch_add(cost, Ordering::AcqRel);
+        if before.saturating_add(cost) > self.limit_bytes {
+            self.refund(cost);
+            return false;
+        }
+        true
+    }
+
+    fn refund(&self, cost: usize) {
+        self.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
+    }
+}
+
+/// A charge on the budget that is refunded when dropped (cost 0 once the writer owns it).
+struct Charge<'a> {
+    budget: &'a SendBudget,
+    cost: usize,
+}
+
+impl Drop for Charge<'_> {
+    fn drop(&mut self) {
+        if self.cost > 0 {
+            self.budget.refund(self.cost);
+        }
+    }
+}
+
+fn queued_cost(cmd: &RemotingCommand) -> usize {
+    let fields: usize = cmd
+        .ext_fields
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 6)
+        .sum();
+    cmd.body.len() + fields + cmd.remark.as_ref().map_or(0, String::len) + 128
+}
+
 /// Writes queued commands to the socket, flushing when the queue runs dry, until the
-/// queue closes or `stop` turns true.
+/// queue closes or `stop` turns true. Every write and flush must finish within
+/// `write_timeout` (a peer that stops reading fills its socket buffer); past it, the writer
+/// gives up, which closes the connection.
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     writer: W,
     max_frame_bytes: usize,
     mut rx: mpsc::Receiver<RemotingCommand>,
     mut stop: watch::Receiver<bool>,
+    budget: Arc<SendBudget>,
+    write_timeout: Duration,
 ) {
     let mut sink = FramedWrite::new(writer, FrameCodec::new(max_frame_bytes));
+    let feed = async |sink: &mut FramedWrite<W, FrameCodec>, cmd: RemotingCommand| {
+        let cost = queued_cost(&cmd);
+        let written = matches!(
+            tokio::time::timeout(write_timeout, sink.feed(cmd)).await,
+            Ok(Ok(()))
+        );
+        budget.refund(cost);
+        written
+    };
     loop {
         let cmd = tokio::select! {
             biased;
@@ -70,20 +139,23 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
             _ = stop.wait_for(|s| *s) => None,
         };
         let Some(cmd) = cmd else { break };
-        if sink.feed(cmd).await.is_err() {
+        if !feed(&mut sink, cmd).await {
             return;
         }
         // Batch whatever else is already queued into the same flush.
         while let Ok(more) = rx.try_recv() {
-            if sink.feed(more).await.is_err() {
+            if !feed(&mut sink, more).await {
                 return;
             }
         }
-        if sink.flush().await.is_err() {
+        if !matches!(
+            tokio::time::timeout(write_timeout, sink.flush()).await,
+            Ok(Ok(()))
+        ) {
             return;
         }
     }
-    let _ = sink.flush().await;
+    let _ = tokio::time::timeout(write_timeout, sink.flush()).await;
 }
 
 /// What a processor knows about the connection a request came on.
@@ -95,6 +167,9 @@ pub struct ConnectionContext {
     pub id: u64,
     pub(crate) tx: mpsc::Sender<RemotingCommand>,
     pub(crate) pending: Arc<Pending>,
+    pub(crate) budget: Arc<SendBudget>,
+    /// Stops the writer (and so the connection): set on shutdown or when the budget overflows.
+    pub(crate) stop: Arc<watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for ConnectionContext {
@@ -116,9 +191,49 @@ impl ConnectionContext {
         cmd.flag &= !FLAG_RESPONSE;
         cmd.serialize_type = SerializeType::Json;
         cmd.opaque = self.pending.next_opaque();
-        if let Err(e) = self.tx.try_send(cmd) {
-            tracing::debug!(peer = %self.peer, "oneway to peer dropped: {e}");
+        if !self.try_queue(cmd) {
+            tracing::debug!(peer = %self.peer, "oneway to peer dropped");
         }
+    }
+
+    /// Queues a command for the writer, waiting while the queue is full. False if the
+    /// connection is gone, or if the peer has left more unread bytes queued than the budget
+    /// allows: then the connection is closed and its memory freed.
+    pub(crate) async fn queue(&self, cmd: RemotingCommand) -> bool {
+        if !self.budget.charge(&cmd) {
+            self.overflowed();
+            return false;
+        }
+        // Refunded unless the writer got it, also when this future is dropped mid-send.
+        let mut charge = Charge {
+            budget: &self.budget,
+            cost: queued_cost(&cmd),
+        };
+        if self.tx.send(cmd).await.is_err() {
+            return false;
+        }
+        charge.cost = 0;
+        true
+    }
+
+    /// `queue` without waiting: false (dropped) when the queue is full.
+    pub(crate) fn try_queue(&self, cmd: RemotingCommand) -> bool {
+        if !self.budget.charge(&cmd) {
+            self.overflowed();
+            return false;
+        }
+        let cost = queued_cost(&cmd);
+        if self.tx.try_send(cmd).is_err() {
+            self.budget.refund(cost);
+            return false;
+        }
+        true
+    }
+
+    fn overflowed(&self) {
+        tracing::warn!(peer = %self.peer, limit = self.budget.limit_bytes,
+            "peer does not read its replies: queued bytes over the limit, closing");
+        let _ = self.stop.send(true);
     }
 
     /// Sends a request to the peer and waits for its response (e.g. PUSH_REPLY_MESSAGE_TO_CLIENT).
@@ -140,9 +255,9 @@ impl ConnectionContext {
             addr: peer,
             timeout_ms: timeout.as_millis(),
         };
-        match tokio::time::timeout_at(deadline, self.tx.send(cmd)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => {
+        match tokio::time::timeout_at(deadline, self.queue(cmd)).await {
+            Ok(true) => {}
+            Ok(false) => {
                 self.pending.remove(opaque);
                 return Err(RemotingError::ConnectionClosed(peer));
             }

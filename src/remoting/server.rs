@@ -14,13 +14,13 @@ use futures::FutureExt;
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use super::codec::FrameCodec;
-use super::connection::{write_loop, ConnectionContext, Pending};
+use super::connection::{write_loop, ConnectionContext, Pending, SendBudget};
 use crate::protocol::{
     RemotingCommand, ResponseCode, SerializeType, DEFAULT_MAX_FRAME_BYTES, FLAG_RESPONSE,
 };
@@ -30,6 +30,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 pub const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION: usize = 1024;
+/// Reply bytes queued for one connection and not yet written; past it the peer is not
+/// reading its replies and the connection is closed.
+pub const DEFAULT_MAX_QUEUED_BYTES_PER_CONNECTION: usize = 32 * 1024 * 1024;
+/// One socket write or flush taking longer than this closes the connection.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Handles requests; one instance serves every connection.
 pub trait RequestProcessor: Send + Sync + 'static {
@@ -60,8 +65,13 @@ pub struct ServerConfig {
     /// A connection with no complete frame for this long is closed (Java: 120 s).
     pub idle_timeout: Duration,
     pub max_connections: usize,
-    /// Requests of one connection being processed at once; beyond it: SYSTEM_BUSY.
+    /// Requests of one connection being processed at once; beyond it a request with a reply
+    /// gets SYSTEM_BUSY and a oneway request waits (the connection stops being read).
     pub max_in_flight_per_connection: usize,
+    /// Reply bytes queued and unwritten per connection before it is closed.
+    pub max_queued_bytes_per_connection: usize,
+    /// Longest a single socket write or flush may take before the connection is closed.
+    pub write_timeout: Duration,
     /// Once a frame has started arriving it must complete within this (slow senders).
     pub frame_timeout: Duration,
     /// Responses queued per connection before request tasks wait for the socket.
@@ -77,6 +87,8 @@ impl Default for ServerConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_in_flight_per_connection: DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION,
+            max_queued_bytes_per_connection: DEFAULT_MAX_QUEUED_BYTES_PER_CONNECTION,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             frame_timeout: Duration::from_secs(30),
             send_queue_capacity: 4096,
             shutdown_grace: Duration::from_secs(10),
@@ -187,13 +199,23 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     let cfg = &shared.config;
     let (tx, rx) = mpsc::channel(cfg.send_queue_capacity.max(1));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let writer = tokio::spawn(write_loop(wr, cfg.max_frame_bytes, rx, stop_rx));
+    let budget = Arc::new(SendBudget::new(cfg.max_queued_bytes_per_connection));
+    let writer = tokio::spawn(write_loop(
+        wr,
+        cfg.max_frame_bytes,
+        rx,
+        stop_rx,
+        budget.clone(),
+        cfg.write_timeout,
+    ));
     let ctx = ConnectionContext {
         peer,
         local,
         id: shared.next_id.fetch_add(1, Ordering::Relaxed),
         tx,
         pending: Arc::new(Pending::default()),
+        budget,
+        stop: Arc::new(stop_tx),
     };
     let in_flight = Arc::new(Semaphore::new(cfg.max_in_flight_per_connection.max(1)));
     let reason = read_loop(rd, &ctx, &shared, &in_flight).await;
@@ -203,7 +225,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         let all = u32::try_from(cfg.max_in_flight_per_connection.max(1)).unwrap_or(u32::MAX);
         let _ = tokio::time::timeout(cfg.shutdown_grace, in_flight.acquire_many(all)).await;
     }
-    let _ = stop_tx.send(true);
+    let _ = ctx.stop.send(true);
     let _ = writer.await;
     ctx.pending.clear();
     shared.processor.on_connection_closed(&ctx);
@@ -217,6 +239,8 @@ enum Close {
     Shutdown,
     Framing(String),
     Io(String),
+    /// The writer gave up: a write timed out, or the peer left too many replies unread.
+    WriterGone,
 }
 
 impl std::fmt::Display for Close {
@@ -245,7 +269,20 @@ async fn read_loop(
                 Ok(Some(item)) => {
                     last_frame = Instant::now();
                     frame_started = None;
-                    dispatch(item, ctx, shared, in_flight, &mut oneway_tail);
+                    let permit = match in_flight.clone().try_acquire_owned() {
+                        Ok(p) => Some(p),
+                        // A oneway request cannot be refused visibly: stop reading this
+                        // socket until a request finishes, so TCP pushes back on the sender
+                        // instead of the request being dropped unseen.
+                        Err(_) if matches!(&item, Ok(r) if r.is_oneway() && !r.is_response()) => {
+                            tokio::select! {
+                                p = in_flight.clone().acquire_owned() => p.ok(),
+                                _ = shutdown.wait_for(|s| *s) => return Close::Shutdown,
+                            }
+                        }
+                        Err(_) => None,
+                    };
+                    dispatch(item, ctx, shared, permit, &mut oneway_tail);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -282,6 +319,7 @@ async fn read_loop(
                 return Close::Idle;
             }
             _ = shutdown.wait_for(|s| *s) => return Close::Shutdown,
+            _ = ctx.tx.closed() => return Close::WriterGone,
         }
     }
 }
@@ -290,7 +328,7 @@ async fn read_loop(
 async fn reply_framing_error(ctx: &ConnectionContext, why: &str) {
     let mut resp = RemotingCommand::new_response(ResponseCode::SystemError, Some(why.to_owned()));
     resp.serialize_type = SerializeType::Json;
-    let _ = ctx.tx.send(resp).await;
+    ctx.queue(resp).await;
 }
 
 /// Oneway requests of one connection are processed in arrival order: each waits for the
@@ -312,7 +350,7 @@ fn dispatch(
     item: Result<RemotingCommand, crate::protocol::ProtocolError>,
     ctx: &ConnectionContext,
     shared: &Arc<Shared>,
-    in_flight: &Arc<Semaphore>,
+    permit: Option<OwnedSemaphorePermit>,
     oneway_tail: &mut OnewayTail,
 ) {
     let req = match item {
@@ -323,7 +361,7 @@ fn dispatch(
                 ResponseCode::SystemError,
                 Some(format!("decode request failed: {e}")),
             );
-            let _ = ctx.tx.try_send(resp);
+            ctx.try_queue(resp);
             return;
         }
     };
@@ -334,13 +372,13 @@ fn dispatch(
         return;
     }
     let oneway = req.is_oneway();
-    let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+    let Some(permit) = permit else {
         if !oneway {
             let resp = req.response_to(
                 ResponseCode::SystemBusy,
                 "[OVERLOAD]system busy, too many requests in flight on this connection".to_owned(),
             );
-            let _ = ctx.tx.try_send(resp);
+            ctx.try_queue(resp);
         }
         return;
     };
@@ -374,7 +412,7 @@ fn dispatch(
             resp.opaque = opaque;
             resp.flag |= FLAG_RESPONSE;
             resp.serialize_type = st;
-            let _ = ctx.tx.send(resp).await;
+            ctx.queue(resp).await;
         }
         drop(this_oneway_done);
         drop(permit);

@@ -68,3 +68,23 @@ pub fn start_namesrv(dir: &Path) -> (Proc, u16) {
     wait_listening(port, &mut namesrv.0);
     (namesrv, port)
 }
+
+/// The `mqbroker` binary on a free port with its store under `dir`, registered with the
+/// NameServer on `ns_port`; `extra` is appended to its config. Returns it once listening.
+pub fn start_broker(dir: &Path, ns_port: u16, extra: &str) -> (Proc, u16) {
+    let port = free_port();
+    let conf = dir.join("broker.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "brokerClusterName=PC\nbrokerName=b1\nbrokerIP1=127.0.0.1\nlistenPort={port}\n\
+             namesrvAddr=127.0.0.1:{ns_port}\nstorePathRootDir={}/store\n\
+             mappedFileSizeCommitLog=67108864\n{extra}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let mut broker = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, dir);
+    wait_listening(port, &mut broker.0);
+    (broker, port)
+}
