@@ -84,17 +84,21 @@ impl Inner {
         Ok(cq)
     }
 
+    /// Writes one record's ConsumeQueue entry and index keys. An error leaves the dispatch
+    /// position on this record: it is retried, never skipped (re-running it is harmless: the
+    /// ConsumeQueue ignores an offset it already has).
     fn dispatch_record(
         &self,
         bytes: &[u8],
         scratch: &mut Scratch,
         listener: Option<&ArrivalListener>,
-    ) {
+    ) -> Result<(), StoreError> {
         let rec = match decode_record(bytes) {
             Ok(r) => r,
             Err(e) => {
+                // The bytes cannot change by retrying; recovery validated them already.
                 tracing::error!(error = %e, "undecodable record in the commit log; not dispatched");
-                return;
+                return Ok(());
             }
         };
         let props = dispatch_props(rec.properties);
@@ -105,18 +109,10 @@ impl Inner {
                 size: rec.total_size as i32,
                 tag_code: self.tag_code_for(&rec, &props),
             };
-            match self
-                .cq_for(&mut scratch.cqs, rec.topic, rec.queue_id)
-                .and_then(|cq| cq.put(rec.queue_offset, entry))
-            {
-                Ok(true) => {
-                    if let Some(l) = listener {
-                        l(rec.topic, rec.queue_id, rec.queue_offset + 1);
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, topic = rec.topic, queue = rec.queue_id, "consume queue write failed")
+            let cq = self.cq_for(&mut scratch.cqs, rec.topic, rec.queue_id)?;
+            if cq.put(rec.queue_offset, entry)? {
+                if let Some(l) = listener {
+                    l(rec.topic, rec.queue_id, rec.queue_offset + 1);
                 }
             }
         }
@@ -134,14 +130,11 @@ impl Inner {
                 );
             }
             if !hashes.is_empty() {
-                if let Err(e) = self
-                    .index
-                    .put(hashes, rec.physical_offset, rec.store_timestamp_ms)
-                {
-                    tracing::error!(error = %e, "index write failed");
-                }
+                self.index
+                    .put(hashes, rec.physical_offset, rec.store_timestamp_ms)?;
             }
         }
+        Ok(())
     }
 
     /// Dispatches every published record past the dispatched offset; returns how many.
@@ -155,7 +148,11 @@ impl Inner {
             match self.commit_log.next_record_hinted(offset, &mut file_hint) {
                 NextRecord::Record(file, pos, len) => {
                     if let Some(bytes) = file.read(pos, len) {
-                        self.dispatch_record(bytes, &mut scratch, listener.as_ref());
+                        if let Err(e) = self.dispatch_record(bytes, &mut scratch, listener.as_ref())
+                        {
+                            self.dispatch_failed(offset, &e);
+                            return n;
+                        }
                     }
                     offset += len as u64;
                     n += 1;
@@ -172,6 +169,19 @@ impl Inner {
             }
             self.dispatched.store(offset, Ordering::Release);
         }
+        if self.dispatch_error.lock().take().is_some() {
+            tracing::info!(offset, "dispatching resumed");
+        }
         n
+    }
+
+    /// Records the stall (runtime info `dispatchError`), logging it once per kind of error.
+    fn dispatch_failed(&self, offset: u64, e: &StoreError) {
+        let text = e.to_string();
+        let mut last = self.dispatch_error.lock();
+        if last.as_deref() != Some(text.as_str()) {
+            tracing::error!(offset, error = %text, "consume queue / index write failed; dispatching stalls and retries this record");
+        }
+        *last = Some(text);
     }
 }

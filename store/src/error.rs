@@ -34,6 +34,10 @@ pub enum StoreError {
     /// The store is shut down, or a flush failed earlier (sticky).
     #[error("store not available: {0}")]
     ServiceNotAvailable(String),
+    /// No disk space left to allocate a file (ENOSPC when pre-allocating it); writes resume
+    /// once space is freed.
+    #[error("disk full: no space left to allocate {0}; sends resume when space is freed")]
+    NoSpace(PathBuf),
     /// The file system is fuller than `diskSpaceWarningLevelRatio`; appends resume by
     /// themselves once it is below again.
     #[error("disk full: the store's file system is {used_percent}% used, above diskSpaceWarningLevelRatio {limit_percent}%; sends resume when space is freed")]
@@ -60,9 +64,10 @@ impl StoreError {
                 PutStatus::MessageIllegal
             }
             Self::PropertiesSizeExceeded(_) => PutStatus::PropertiesSizeExceeded,
-            Self::ServiceNotAvailable(_) | Self::Locked(_) | Self::DiskFull { .. } => {
-                PutStatus::ServiceNotAvailable
-            }
+            Self::ServiceNotAvailable(_)
+            | Self::Locked(_)
+            | Self::DiskFull { .. }
+            | Self::NoSpace(_) => PutStatus::ServiceNotAvailable,
             Self::Io { .. } => PutStatus::UnknownError,
         }
     }

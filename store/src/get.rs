@@ -328,6 +328,10 @@ impl MessageStore {
                 i.disk.full.load(Ordering::Acquire).to_string(),
             ),
             (
+                "dispatchError".into(),
+                i.dispatch_error.lock().clone().unwrap_or_default(),
+            ),
+            (
                 "retentionDeletedExpiredFiles".into(),
                 i.disk.deleted_expired.load(Ordering::Relaxed).to_string(),
             ),

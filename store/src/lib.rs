@@ -7,6 +7,7 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod alloc;
 mod checkpoint;
 mod commitlog;
 pub mod config;

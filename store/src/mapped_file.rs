@@ -17,6 +17,20 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::error::StoreError;
 
+/// How a mapped file gets its disk blocks (invariant A1: allocated before written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Allocation {
+    /// All of it when the file is created (CommitLog files: the append lock never waits on
+    /// the file system, and a full disk fails the roll, not a write).
+    Whole,
+    /// `ALLOC_CHUNK_BYTES` at a time ahead of the writes (ConsumeQueues: thousands of mostly
+    /// idle queues must not each take a whole file of disk).
+    Chunks,
+}
+
+/// Allocation step of `Allocation::Chunks` files.
+const ALLOC_CHUNK_BYTES: usize = 64 * 1024;
+
 /// One mapped file.
 pub(crate) struct MappedFile {
     path: PathBuf,
@@ -28,6 +42,8 @@ pub(crate) struct MappedFile {
     flushed_pos: AtomicUsize,
     write_lock: Mutex<()>,
     deleted: AtomicBool,
+    /// bytes from the start known to have disk blocks
+    allocated: AtomicUsize,
 }
 
 /// A name for a file starting at `offset`: 20 decimal digits.
@@ -36,8 +52,16 @@ pub(crate) fn file_name(offset: u64) -> String {
 }
 
 impl MappedFile {
-    /// Opens or creates a sparse file of `size` bytes and maps it.
-    pub(crate) fn open(path: &Path, start_offset: u64, size: usize) -> Result<Self, StoreError> {
+    /// Opens or creates a file of `size` bytes and maps it. A file created here (or grown to
+    /// its size) gets its blocks per `allocation`; on a full disk it is removed again and the
+    /// error is `NoSpace`. Existing files are opened as they are, so a full disk never stops
+    /// the store from opening and serving reads.
+    pub(crate) fn open(
+        path: &Path,
+        start_offset: u64,
+        size: usize,
+        allocation: Allocation,
+    ) -> Result<Self, StoreError> {
         let err = |e| StoreError::io(path, e);
         let file = OpenOptions::new()
             .read(true)
@@ -55,6 +79,16 @@ impl MappedFile {
                 )));
             }
             file.set_len(size as u64).map_err(err)?;
+            let first = match allocation {
+                Allocation::Whole => size,
+                Allocation::Chunks => ALLOC_CHUNK_BYTES.min(size),
+            };
+            if let Err(e) = crate::alloc::allocate(&file, path, 0, first as u64) {
+                if len == 0 {
+                    let _ = std::fs::remove_file(path);
+                }
+                return Err(e);
+            }
         }
         let map = MmapOptions::new().len(size).map_raw(&file).map_err(err)?;
         Ok(Self {
@@ -67,7 +101,24 @@ impl MappedFile {
             flushed_pos: AtomicUsize::new(0),
             write_lock: Mutex::new(()),
             deleted: AtomicBool::new(false),
+            allocated: AtomicUsize::new(0),
         })
+    }
+
+    /// Makes sure `..end` has disk blocks before it is written (chunked files); allocating a
+    /// range that already has blocks is a cheap no-op, so files opened at start need no
+    /// bookkeeping.
+    pub(crate) fn ensure_allocated(&self, end: usize) -> Result<(), StoreError> {
+        if end <= self.allocated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let upto = end
+            .div_ceil(ALLOC_CHUNK_BYTES)
+            .saturating_mul(ALLOC_CHUNK_BYTES)
+            .min(self.size);
+        crate::alloc::allocate(&self.file, &self.path, 0, upto as u64)?;
+        self.allocated.fetch_max(upto, Ordering::AcqRel);
+        Ok(())
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -239,12 +290,17 @@ impl AsRef<[u8]> for MappedSlice {
 pub(crate) struct MappedFileQueue {
     dir: PathBuf,
     file_size: usize,
+    allocation: Allocation,
     files: RwLock<Vec<Arc<MappedFile>>>,
 }
 
 impl MappedFileQueue {
     /// Maps every file in `dir` whose name is a number (write positions are 0 until recovery).
-    pub(crate) fn load(dir: &Path, file_size: usize) -> Result<Self, StoreError> {
+    pub(crate) fn load(
+        dir: &Path,
+        file_size: usize,
+        allocation: Allocation,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
         let mut names: Vec<(u64, PathBuf)> = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(|e| StoreError::io(dir, e))? {
@@ -265,11 +321,14 @@ impl MappedFileQueue {
                 tracing::warn!(path = %path.display(), "file name not a multiple of the file size; ignored");
                 continue;
             }
-            files.push(Arc::new(MappedFile::open(&path, start, file_size)?));
+            files.push(Arc::new(MappedFile::open(
+                &path, start, file_size, allocation,
+            )?));
         }
         Ok(Self {
             dir: dir.to_path_buf(),
             file_size,
+            allocation,
             files: RwLock::new(files),
         })
     }
@@ -303,6 +362,7 @@ impl MappedFileQueue {
             &self.dir.join(file_name(start)),
             start,
             self.file_size,
+            self.allocation,
         )?))
     }
 
@@ -337,6 +397,7 @@ impl MappedFileQueue {
             &self.dir.join(file_name(start)),
             start,
             self.file_size,
+            self.allocation,
         )?);
         files.push(f.clone());
         Ok(f)

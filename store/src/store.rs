@@ -92,6 +92,8 @@ pub(crate) struct Inner {
     pub dispatcher: OnceLock<Thread>,
     /// test/bench hook: the dispatcher thread idles while set
     pub dispatch_paused: AtomicBool,
+    /// why dispatching is stalled on a record (a write that failed and is being retried)
+    pub dispatch_error: Mutex<Option<String>>,
     pub probe: RwLock<Arc<dyn RetentionProbe>>,
     /// disk usage as the retention thread last saw it, and what retention deleted
     pub disk: DiskState,
@@ -256,6 +258,7 @@ impl MessageStore {
             flush_failed: AtomicBool::new(false),
             dispatcher: OnceLock::new(),
             dispatch_paused: AtomicBool::new(false),
+            dispatch_error: Mutex::new(None),
             probe: RwLock::new(Arc::new(SystemProbe)),
             disk: DiskState::default(),
             lock_file: Mutex::new(Some(lock_file)),

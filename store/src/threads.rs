@@ -29,13 +29,25 @@ fn every(inner: &Inner, interval: Duration, mut f: impl FnMut()) {
 }
 
 fn dispatch_loop(inner: &Inner) {
+    let mut backoff = DISPATCH_RETRY_MIN;
     while !inner.stopping.load(Ordering::Acquire) {
         if inner.dispatch_paused.load(Ordering::Acquire) || inner.dispatch_available() == 0 {
             // Appends unpark us; the timeout is only a safety net.
             std::thread::park_timeout(Duration::from_millis(20));
         }
+        if inner.dispatch_error.lock().is_some() {
+            // A write failed (e.g. no disk space): retry the same record, ever less often.
+            std::thread::park_timeout(backoff);
+            backoff = (backoff * 2).min(DISPATCH_RETRY_MAX);
+        } else {
+            backoff = DISPATCH_RETRY_MIN;
+        }
     }
 }
+
+/// Back-off of a dispatcher that retries a failed ConsumeQueue / index write.
+const DISPATCH_RETRY_MIN: Duration = Duration::from_millis(10);
+const DISPATCH_RETRY_MAX: Duration = Duration::from_secs(1);
 
 fn logics_flush_loop(inner: &Inner) {
     let interval = Duration::from_millis(inner.config.flush_interval_consume_queue_ms.max(1));

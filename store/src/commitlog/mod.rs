@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::error::StoreError;
-use crate::mapped_file::{MappedFile, MappedFileQueue};
+use crate::mapped_file::{Allocation, MappedFile, MappedFileQueue};
 use std::sync::Arc;
 
 pub(crate) use append::{now_ms, AppendRequest};
@@ -44,6 +44,9 @@ pub(crate) struct CommitLog {
     next_file: Mutex<Option<Arc<MappedFile>>>,
     /// Offset up to which pages were pre-faulted.
     warmed_offset: AtomicU64,
+    /// After a failed pre-create or pre-fault, warm-up rests until then (ms since the epoch)
+    /// and tries again: a full disk or an old kernel now is not a reason to stop for good.
+    warm_paused_until_ms: AtomicI64,
 }
 
 impl CommitLog {
@@ -51,7 +54,7 @@ impl CommitLog {
         let size = usize::try_from(file_size)
             .map_err(|_| StoreError::MessageIllegal("commit log file size too large".into()))?;
         Ok(Self {
-            files: MappedFileQueue::load(dir, size)?,
+            files: MappedFileQueue::load(dir, size, Allocation::Whole)?,
             file_size,
             append: Mutex::new(AppendState::default()),
             max_offset: AtomicU64::new(0),
@@ -59,6 +62,7 @@ impl CommitLog {
             last_store_ts: AtomicI64::new(0),
             next_file: Mutex::new(None),
             warmed_offset: AtomicU64::new(0),
+            warm_paused_until_ms: AtomicI64::new(0),
         })
     }
 

@@ -11,9 +11,20 @@ pub(crate) const WARM_AHEAD_BYTES: u64 = 32 * 1024 * 1024;
 /// Pre-fault granularity.
 const WARM_CHUNK_BYTES: u64 = 2 * 1024 * 1024;
 
+/// How long warm-up rests after a failure.
+const WARM_RETRY_MS: i64 = 1_000;
+
 impl CommitLog {
+    fn pause_warm(&self) {
+        self.warm_paused_until_ms
+            .store(super::now_ms() + WARM_RETRY_MS, Ordering::Release);
+    }
+
     /// One round of warm-up; cheap when there is nothing to do.
     pub(crate) fn warm_ahead(&self) {
+        if super::now_ms() < self.warm_paused_until_ms.load(Ordering::Acquire) {
+            return;
+        }
         let Some(last) = self.files.last() else {
             return;
         };
@@ -29,7 +40,9 @@ impl CommitLog {
                 match self.files.open_detached(last.end_offset()) {
                     Ok(f) => *next = Some(f),
                     Err(e) => {
-                        tracing::warn!(error = %e, "cannot pre-create the next commit log file")
+                        tracing::warn!(error = %e, "cannot pre-create the next commit log file; retrying in 1 s");
+                        self.pause_warm();
+                        return;
                     }
                 }
             }
@@ -47,8 +60,8 @@ impl CommitLog {
             let end = (w + WARM_CHUNK_BYTES).min(file.end_offset()).min(target);
             let pos = (w - file.start_offset()) as usize;
             if let Err(e) = file.warm(pos, (end - w) as usize) {
-                tracing::debug!(error = %e, "page warm-up unavailable");
-                self.warmed_offset.store(u64::MAX, Ordering::Release); // stop trying
+                tracing::debug!(error = %e, "page warm-up failed; retrying in 1 s");
+                self.pause_warm();
                 return;
             }
             w = end;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::error::StoreError;
-use crate::mapped_file::{MappedFile, MappedFileQueue};
+use crate::mapped_file::{Allocation, MappedFile, MappedFileQueue};
 
 /// Bytes per entry.
 pub(crate) const CQ_UNIT: usize = 20;
@@ -87,7 +87,8 @@ impl ConsumeQueue {
         dir: &Path,
         entries_per_file: u64,
     ) -> Result<Self, StoreError> {
-        let files = MappedFileQueue::load(dir, entries_per_file as usize * CQ_UNIT)?;
+        let files =
+            MappedFileQueue::load(dir, entries_per_file as usize * CQ_UNIT, Allocation::Chunks)?;
         Ok(Self {
             topic: topic.to_string(),
             queue_id,
@@ -136,6 +137,7 @@ impl ConsumeQueue {
             _ => self.files.create(file_start)?,
         };
         let pos = (byte_offset - file_start) as usize;
+        file.ensure_allocated(pos + CQ_UNIT)?;
         if queue_offset > max {
             if !empty {
                 tracing::warn!(topic = %self.topic, queue = self.queue_id, expected = max, got = queue_offset,

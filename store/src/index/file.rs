@@ -53,6 +53,11 @@ impl IndexFile {
                 )));
             }
             file.set_len(size as u64).map_err(err)?;
+            // Hash slots are written anywhere in the file: allocate all of it now (A1).
+            if let Err(e) = crate::alloc::allocate(&file, path, 0, size as u64) {
+                let _ = std::fs::remove_file(path);
+                return Err(e);
+            }
         }
         let map = MmapOptions::new().len(size).map_raw(&file).map_err(err)?;
         let f = Self {
