@@ -90,3 +90,77 @@ fn full_tmpfs_refuses_appends_keeps_acked_messages_and_recovers() {
     );
     store.shutdown();
 }
+
+/// Fills what is left of the file system with a filler file; returns its path.
+fn fill_disk(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 4096];
+    while f.write_all(&chunk).and_then(|_| f.sync_all()).is_ok() {}
+    path
+}
+
+/// P1: the CommitLog file has its blocks, the next ConsumeQueue chunk cannot get any. Appends
+/// go on, dispatching stalls on the record that needs the chunk (shown in runtime info, never
+/// skipped), and resumes by itself once space is freed: every message lands in its queue.
+#[test]
+fn dispatcher_stalls_on_a_failed_queue_write_and_resumes() {
+    let base = tempfile::tempdir().unwrap();
+    let mnt = base.path().join("disk");
+    let Some(_fs) = Tmpfs::mount(&mnt, 2 * 1024 * 1024) else {
+        println!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let mut cfg = small_config(&mnt.join("store"));
+    cfg.mapped_file_size_commit_log = 1024 * 1024; // one file holds the whole test
+    cfg.mapped_file_size_consume_queue_entries = 8192; // 64 KiB chunks = 3276 entries
+    cfg.disk_space_warning_level_ratio = 100;
+    let store = open(&cfg);
+    put(&store, msg("Stall", 0, "first"));
+    store.debug_wait_dispatched();
+    let filler = fill_disk(&mnt);
+
+    let n = 4_000; // the 3,277th entry needs a second chunk
+    for i in 1..n {
+        let (r, _) = store
+            .put_message(msg("Stall", 0, format!("{i:05}")))
+            .unwrap();
+        assert_eq!(r.queue_offset, i as i64);
+    }
+    let info = |store: &ferrumq_store::MessageStore| -> std::collections::HashMap<String, String> {
+        store.runtime_info().into_iter().collect()
+    };
+    let mut stalled = String::new();
+    for _ in 0..500 {
+        stalled = info(&store)["dispatchError"].clone();
+        if !stalled.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        stalled.contains("disk full"),
+        "dispatch did not report its stall: {stalled:?}"
+    );
+    let visible = store.max_offset_in_queue("Stall", 0);
+    assert!(
+        visible < n as i64,
+        "{visible} entries with no space for them"
+    );
+
+    std::fs::remove_file(filler).unwrap();
+    store.debug_wait_dispatched();
+    assert_eq!(
+        store.max_offset_in_queue("Stall", 0),
+        n as i64,
+        "nothing skipped"
+    );
+    assert_eq!(info(&store)["dispatchError"], "");
+    let bodies = read_all_bodies(&store, "Stall", 0);
+    assert_eq!(bodies.len(), n);
+    for (i, b) in bodies.iter().enumerate().skip(1) {
+        assert_eq!(b, format!("{i:05}").as_bytes());
+    }
+    store.shutdown();
+}
