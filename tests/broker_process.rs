@@ -204,3 +204,36 @@ async fn binary_long_poll_sigterm_restart() {
     assert_eq!(sigterm_and_wait(&mut broker.0).code(), Some(0));
     drop(namesrv);
 }
+
+/// A bad value stops the broker before it binds anything: non-zero exit, one line on stderr
+/// naming the property, the value and the allowed range.
+#[test]
+fn bad_config_value_stops_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("broker.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listenPort=0\nstorePathRootDir={}/store\nmappedFileSizeCommitLog=0\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mqbroker"))
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("mappedFileSizeCommitLog=0") && lines[0].contains("65536.."),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("store").exists(),
+        "nothing created before refusing"
+    );
+}

@@ -150,13 +150,33 @@ fn parse_bool(v: &str) -> bool {
 
 /// A percentage property: 1..=100.
 fn percent(key: &str, v: &str) -> Result<u32, BrokerError> {
-    let p: u32 = num(key, v)?;
-    if !(1..=100).contains(&p) {
+    ranged(key, v, 1, 100)
+}
+
+/// A number within `lo..=hi`; otherwise one line naming the property, value and range.
+fn ranged<T>(key: &str, v: &str, lo: T, hi: T) -> Result<T, BrokerError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let n: T = num(key, v)?;
+    if n < lo || n > hi {
         return Err(BrokerError::Config(format!(
-            "{key}: {p} is outside 1..=100 (percent of the disk)"
+            "{key}={n} is outside the allowed range {lo}..={hi}"
         )));
     }
-    Ok(p)
+    Ok(n)
+}
+
+/// `deleteWhen`: hours of the day (0..=23) separated by `;`.
+fn delete_hours(key: &str, v: &str) -> Result<String, BrokerError> {
+    for h in v.split(';').map(str::trim).filter(|h| !h.is_empty()) {
+        if !h.parse::<u32>().is_ok_and(|h| h < 24) {
+            return Err(BrokerError::Config(format!(
+                "{key}={v}: {h:?} is not an hour of the day (0..=23, separated by ';')"
+            )));
+        }
+    }
+    Ok(v.trim().to_string())
 }
 
 fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, BrokerError> {
@@ -183,6 +203,21 @@ impl BrokerConfig {
                 tracing::warn!(key = %k, "unknown broker property ignored");
             }
         }
+        self.validate()
+    }
+
+    /// Checks that span properties: a message of maxMessageSize (plus its largest properties
+    /// and header) must fit a CommitLog file, or every such send would be refused.
+    fn validate(&self) -> Result<(), BrokerError> {
+        let s = &self.store;
+        let needed = s.max_message_size as u64 + 64 * 1024;
+        if s.mapped_file_size_commit_log < needed {
+            return Err(BrokerError::Config(format!(
+                "mappedFileSizeCommitLog={} is smaller than maxMessageSize={} plus 64 KiB for \
+                 properties and headers; raise it to at least {needed}",
+                s.mapped_file_size_commit_log, s.max_message_size
+            )));
+        }
         Ok(())
     }
 
@@ -190,7 +225,7 @@ impl BrokerConfig {
         match k {
             "brokerClusterName" => self.broker_cluster_name = v.to_string(),
             "brokerName" => self.broker_name = v.to_string(),
-            "brokerId" => self.broker_id = num(k, v)?,
+            "brokerId" => self.broker_id = ranged(k, v, 0, 65_535)?,
             "brokerIP1" => self.broker_ip1 = v.to_string(),
             "namesrvAddr" => self.namesrv_addr = split_namesrv(v),
             "listenPort" => self.listen_port = num(k, v)?,
@@ -199,15 +234,21 @@ impl BrokerConfig {
                 self.broker_role = BrokerRole::parse(v)
                     .ok_or_else(|| BrokerError::Config(format!("brokerRole: unknown {v:?}")))?
             }
-            "brokerPermission" => self.broker_permission = num(k, v)?,
+            "brokerPermission" => self.broker_permission = ranged(k, v, 0, 7)?,
             "autoCreateTopicEnable" => self.auto_create_topic_enable = parse_bool(v),
             "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = parse_bool(v),
-            "defaultTopicQueueNums" => self.default_topic_queue_nums = num(k, v)?,
-            "registerNameServerPeriod" => self.register_name_server_period_ms = num(k, v)?,
+            "defaultTopicQueueNums" => self.default_topic_queue_nums = ranged(k, v, 1, 1_024)?,
+            "registerNameServerPeriod" => {
+                self.register_name_server_period_ms = ranged(k, v, 1_000, 60_000)?
+            }
             "longPollingEnable" => self.long_polling_enable = parse_bool(v),
-            "shortPollingTimeMills" => self.short_polling_time_ms = num(k, v)?,
-            "flushConsumerOffsetInterval" => self.flush_consumer_offset_interval_ms = num(k, v)?,
-            "clientChannelExpiredTime" => self.client_channel_expired_time_ms = num(k, v)?,
+            "shortPollingTimeMills" => self.short_polling_time_ms = ranged(k, v, 1, 60_000)?,
+            "flushConsumerOffsetInterval" => {
+                self.flush_consumer_offset_interval_ms = ranged(k, v, 100, 3_600_000)?
+            }
+            "clientChannelExpiredTime" => {
+                self.client_channel_expired_time_ms = ranged(k, v, 1_000, 86_400_000)?
+            }
             "regionId" => self.region_id = v.to_string(),
             "traceOn" => self.trace_on = parse_bool(v),
             "traceTopicEnable" => self.trace_topic_enable = parse_bool(v),
@@ -233,7 +274,9 @@ impl BrokerConfig {
         match k {
             "storePathRootDir" => s.store_path_root_dir = expand_home(v),
             "storePathCommitLog" => s.store_path_commit_log = Some(expand_home(v)),
-            "mappedFileSizeCommitLog" => s.mapped_file_size_commit_log = num(k, v)?,
+            "mappedFileSizeCommitLog" => {
+                s.mapped_file_size_commit_log = ranged(k, v, 64 * 1024, 16 << 30)?
+            }
             "mappedFileSizeConsumeQueue" => {
                 s.mapped_file_size_consume_queue_entries = num::<u64>(k, v)? / 20
             }
@@ -241,12 +284,14 @@ impl BrokerConfig {
                 s.flush_disk_type = FlushDiskType::parse(v)
                     .ok_or_else(|| BrokerError::Config(format!("flushDiskType: unknown {v:?}")))?
             }
-            "syncFlushTimeout" => s.sync_flush_timeout_ms = num(k, v)?,
-            "flushIntervalCommitLog" => s.flush_interval_commit_log_ms = num(k, v)?,
-            "flushIntervalConsumeQueue" => s.flush_interval_consume_queue_ms = num(k, v)?,
-            "maxMessageSize" => s.max_message_size = num(k, v)?,
-            "fileReservedTime" => s.file_reserved_time_hours = num(k, v)?,
-            "deleteWhen" => s.delete_when = v.to_string(),
+            "syncFlushTimeout" => s.sync_flush_timeout_ms = ranged(k, v, 10, 600_000)?,
+            "flushIntervalCommitLog" => s.flush_interval_commit_log_ms = ranged(k, v, 1, 60_000)?,
+            "flushIntervalConsumeQueue" => {
+                s.flush_interval_consume_queue_ms = ranged(k, v, 1, 60_000)?
+            }
+            "maxMessageSize" => s.max_message_size = ranged(k, v, 1_024, 1 << 30)?,
+            "fileReservedTime" => s.file_reserved_time_hours = ranged(k, v, 1, 876_000)?,
+            "deleteWhen" => s.delete_when = delete_hours(k, v)?,
             "diskMaxUsedSpaceRatio" => s.disk_max_used_space_ratio = percent(k, v)?,
             "diskSpaceWarningLevelRatio" => s.disk_space_warning_level_ratio = percent(k, v)?,
             "diskSpaceCleanForciblyRatio" => s.disk_space_clean_forcibly_ratio = percent(k, v)?,
@@ -257,14 +302,14 @@ impl BrokerConfig {
                     ))
                 })?
             }
-            "maxHashSlotNum" => s.max_hash_slot_num = num(k, v)?,
-            "maxIndexNum" => s.max_index_num = num(k, v)?,
+            "maxHashSlotNum" => s.max_hash_slot_num = ranged(k, v, 1, 50_000_000)?,
+            "maxIndexNum" => s.max_index_num = ranged(k, v, 2, 200_000_000)?,
             "messageIndexEnable" => s.message_index_enable = parse_bool(v),
             "checkCRCOnRecover" => s.check_crc_on_recover = parse_bool(v),
             "messageDelayLevel" => {
                 s.message_delay_level_ms = ferrumq_store::config::parse_delay_levels(v)
             }
-            "cleanResourceInterval" => s.clean_resource_interval_ms = num(k, v)?,
+            "cleanResourceInterval" => s.clean_resource_interval_ms = ranged(k, v, 100, 3_600_000)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -440,6 +485,65 @@ mod tests {
             let key = bad.split('=').next().unwrap();
             assert!(err.to_string().contains(key), "{bad}: {err}");
         }
+    }
+
+    /// Every numeric property is range-checked: one line naming the property, the value and
+    /// the allowed range (regression: mappedFileSizeCommitLog=0 started and refused every send).
+    #[test]
+    fn bad_values_are_refused_with_the_range() {
+        let table = [
+            (
+                "mappedFileSizeCommitLog=0",
+                "mappedFileSizeCommitLog=0",
+                "65536..=",
+            ),
+            (
+                "mappedFileSizeCommitLog=1048576",
+                "maxMessageSize=4194304",
+                "at least",
+            ),
+            ("maxMessageSize=0", "maxMessageSize=0", "1024..="),
+            ("brokerPermission=9", "brokerPermission=9", "0..=7"),
+            (
+                "defaultTopicQueueNums=0",
+                "defaultTopicQueueNums=0",
+                "1..=1024",
+            ),
+            (
+                "registerNameServerPeriod=10",
+                "registerNameServerPeriod=10",
+                "1000..=60000",
+            ),
+            ("syncFlushTimeout=0", "syncFlushTimeout=0", "10..=600000"),
+            (
+                "flushIntervalCommitLog=0",
+                "flushIntervalCommitLog=0",
+                "1..=60000",
+            ),
+            ("fileReservedTime=0", "fileReservedTime=0", "1..=876000"),
+            ("maxIndexNum=1", "maxIndexNum=1", "2..="),
+            (
+                "cleanResourceInterval=5",
+                "cleanResourceInterval=5",
+                "100..=",
+            ),
+            ("deleteWhen=04;25", "deleteWhen=04;25", "0..=23"),
+            ("brokerId=70000", "brokerId=70000", "0..=65535"),
+            ("listenPort=70000", "listenPort", "not a number"),
+        ];
+        for (line, names, range) in table {
+            let err = BrokerConfig::default()
+                .apply(&parse_properties(line))
+                .expect_err(line)
+                .to_string();
+            assert!(!err.contains('\n'), "one line: {err}");
+            assert!(err.contains(names) && err.contains(range), "{line}: {err}");
+        }
+        BrokerConfig::default()
+            .apply(&parse_properties(
+                "mappedFileSizeCommitLog=8388608\ndeleteWhen=04;16",
+            ))
+            .expect("good values pass");
     }
 
     #[test]
