@@ -101,6 +101,9 @@ impl Inner {
                 return Ok(());
             }
         };
+        if self.is_fenced(rec.topic, rec.physical_offset) {
+            return Ok(()); // a deleted topic's record (P2)
+        }
         let props = dispatch_props(rec.properties);
         let tx = rec.transaction_type();
         if matches!(tx, TRANSACTION_NOT_TYPE | TRANSACTION_COMMIT_TYPE) {
@@ -109,8 +112,7 @@ impl Inner {
                 size: rec.total_size as i32,
                 tag_code: self.tag_code_for(&rec, &props),
             };
-            let cq = self.cq_for(&mut scratch.cqs, rec.topic, rec.queue_id)?;
-            if cq.put(rec.queue_offset, entry)? {
+            if self.put_entry(scratch, &rec, entry)? {
                 if let Some(l) = listener {
                     l(rec.topic, rec.queue_id, rec.queue_offset + 1);
                 }
@@ -135,6 +137,35 @@ impl Inner {
             }
         }
         Ok(())
+    }
+
+    /// Writes a CQ entry; a queue deleted under our feet (its topic was deleted and maybe
+    /// recreated) is looked up again rather than written into.
+    fn put_entry(
+        &self,
+        scratch: &mut Scratch,
+        rec: &DecodedRecord<'_>,
+        entry: CqEntry,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..2 {
+            let cq = self.cq_for(&mut scratch.cqs, rec.topic, rec.queue_id)?;
+            match cq.put(rec.queue_offset, entry) {
+                Err(StoreError::QueueDeleted) => scratch.cqs.retain(|c| !Arc::ptr_eq(c, &cq)),
+                other => return other,
+            }
+        }
+        Err(StoreError::QueueDeleted)
+    }
+
+    /// Whether a record at `physical_offset` belongs to a deleted incarnation of `topic`.
+    fn is_fenced(&self, topic: &str, physical_offset: i64) -> bool {
+        // The common case (no topic deleted lately) costs one atomic load per record.
+        self.any_topic_fence.load(Ordering::Acquire)
+            && self
+                .topic_fences
+                .lock()
+                .get(topic)
+                .is_some_and(|&fence| (physical_offset as u64) < fence)
     }
 
     /// Dispatches every published record past the dispatched offset; returns how many.
@@ -171,6 +202,12 @@ impl Inner {
         }
         if self.dispatch_error.lock().take().is_some() {
             tracing::info!(offset, "dispatching resumed");
+        }
+        if self.any_topic_fence.load(Ordering::Acquire) {
+            let mut fences = self.topic_fences.lock();
+            fences.retain(|_, fence| *fence > offset);
+            self.any_topic_fence
+                .store(!fences.is_empty(), Ordering::Release);
         }
         n
     }

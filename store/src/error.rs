@@ -34,6 +34,10 @@ pub enum StoreError {
     /// The store is shut down, or a flush failed earlier (sticky).
     #[error("store not available: {0}")]
     ServiceNotAvailable(String),
+    /// The ConsumeQueue was deleted (with its topic) while a writer still held it; the
+    /// dispatcher looks the queue up again.
+    #[error("consume queue deleted")]
+    QueueDeleted,
     /// No disk space left to allocate a file (ENOSPC when pre-allocating it); writes resume
     /// once space is freed.
     #[error("disk full: no space left to allocate {0}; sends resume when space is freed")]
@@ -67,7 +71,8 @@ impl StoreError {
             Self::ServiceNotAvailable(_)
             | Self::Locked(_)
             | Self::DiskFull { .. }
-            | Self::NoSpace(_) => PutStatus::ServiceNotAvailable,
+            | Self::NoSpace(_)
+            | Self::QueueDeleted => PutStatus::ServiceNotAvailable,
             Self::Io { .. } => PutStatus::UnknownError,
         }
     }

@@ -261,16 +261,25 @@ impl MessageStore {
     }
 
     /// Drops the topics' ConsumeQueues (and their queue offsets).
+    /// Deletes topics' ConsumeQueues. Their records stay in the CommitLog until retention;
+    /// the ones not dispatched yet are fenced off (DESIGN.md P2), so a topic recreated at once
+    /// never gets the old topic's entries, nor loses its own to them.
     pub fn delete_topics(&self, topics: &[String]) {
+        let inner = &self.inner;
         for t in topics {
-            let removed = self.inner.cqs.write().remove(t.as_str());
-            if let Some(queues) = removed {
-                for cq in queues.values() {
-                    cq.destroy();
+            inner.commit_log.remove_topic(t, |fence| {
+                // Under the append lock: no record of a recreated topic exists yet.
+                inner.topic_fences.lock().insert(t.clone(), fence);
+                inner.any_topic_fence.store(true, Ordering::Release);
+                if let Some(queues) = inner.cqs.write().remove(t.as_str()) {
+                    for cq in queues.values() {
+                        cq.destroy();
+                    }
                 }
-                let _ = std::fs::remove_dir_all(self.inner.root.join("consumequeue").join(t));
-            }
-            self.inner.commit_log.remove_topic(t);
+                // Also under the lock: a recreated topic's first queue file must not be
+                // created in the folder before this removes it. Deleting is a rare admin act.
+                let _ = std::fs::remove_dir_all(inner.root.join("consumequeue").join(t));
+            });
         }
     }
 

@@ -92,6 +92,10 @@ pub(crate) struct Inner {
     pub dispatcher: OnceLock<Thread>,
     /// test/bench hook: the dispatcher thread idles while set
     pub dispatch_paused: AtomicBool,
+    /// topic → CommitLog offset below which its records belong to a deleted incarnation
+    /// (DESIGN.md P2); dropped once dispatching passes it
+    pub topic_fences: Mutex<HashMap<String, u64>>,
+    pub any_topic_fence: AtomicBool,
     /// why dispatching is stalled on a record (a write that failed and is being retried)
     pub dispatch_error: Mutex<Option<String>>,
     pub probe: RwLock<Arc<dyn RetentionProbe>>,
@@ -259,6 +263,8 @@ impl MessageStore {
             dispatcher: OnceLock::new(),
             dispatch_paused: AtomicBool::new(false),
             dispatch_error: Mutex::new(None),
+            topic_fences: Mutex::new(HashMap::new()),
+            any_topic_fence: AtomicBool::new(false),
             probe: RwLock::new(Arc::new(SystemProbe)),
             disk: DiskState::default(),
             lock_file: Mutex::new(Some(lock_file)),

@@ -94,8 +94,13 @@ impl CommitLog {
     }
 
     /// Forgets a topic's queue offsets (topic deletion).
-    pub(crate) fn remove_topic(&self, topic: &str) {
-        self.append.lock().queues.remove(topic);
+    /// Forgets a deleted topic's queue offsets and runs `then(fence)` under the append lock:
+    /// every record of the old topic lies below `fence`, every record of a recreated one at
+    /// or above it.
+    pub(crate) fn remove_topic(&self, topic: &str, then: impl FnOnce(u64)) {
+        let state = &mut *self.append.lock();
+        state.queues.remove(topic);
+        then(self.max_offset());
     }
 
     /// msyncs everything appended so far; returns the new durable offset.

@@ -3,7 +3,7 @@
 mod recovery;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -62,6 +62,8 @@ pub(crate) struct ConsumeQueue {
     /// first stored queue offset
     min_offset: AtomicI64,
     write: Mutex<()>,
+    /// set when its topic is deleted; later writes fail with `QueueDeleted`
+    destroyed: AtomicBool,
 }
 
 /// A run of entries inside one CQ file, starting at a queue offset.
@@ -97,6 +99,7 @@ impl ConsumeQueue {
             max_offset: AtomicI64::new(0),
             min_offset: AtomicI64::new(0),
             write: Mutex::new(()),
+            destroyed: AtomicBool::new(false),
         })
     }
 
@@ -119,6 +122,9 @@ impl ConsumeQueue {
     /// idempotent); returns true if written.
     pub(crate) fn put(&self, queue_offset: i64, entry: CqEntry) -> Result<bool, StoreError> {
         let _g = self.write.lock();
+        if self.destroyed.load(Ordering::Acquire) {
+            return Err(StoreError::QueueDeleted);
+        }
         let max = self.max_offset();
         if queue_offset < max || queue_offset < 0 {
             return Ok(false);
@@ -248,6 +254,7 @@ impl ConsumeQueue {
     /// Unlinks all files.
     pub(crate) fn destroy(&self) {
         let _g = self.write.lock();
+        self.destroyed.store(true, Ordering::Release);
         self.files.destroy_all();
     }
 }
