@@ -91,13 +91,24 @@ fn full_tmpfs_refuses_appends_keeps_acked_messages_and_recovers() {
     store.shutdown();
 }
 
-/// Fills what is left of the file system with a filler file; returns its path.
+/// Fills what is left of the file system with a filler file; returns its path. A write can
+/// fail while the store's warm-up thread briefly holds pages for a file it then gives back
+/// (its pre-create fails on the full disk and is retried every second), so the disk counts
+/// as full only after writes kept failing for a while.
 fn fill_disk(dir: &Path) -> PathBuf {
     use std::io::Write;
     let path = dir.join("filler");
     let mut f = std::fs::File::create(&path).unwrap();
-    let chunk = vec![0u8; 4096];
-    while f.write_all(&chunk).and_then(|_| f.sync_all()).is_ok() {}
+    let page = vec![0u8; 4096];
+    let mut failures = 0;
+    while failures < 40 {
+        if f.write_all(&page).and_then(|_| f.sync_all()).is_ok() {
+            failures = 0;
+        } else {
+            failures += 1;
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
     path
 }
 
