@@ -9,10 +9,7 @@ use std::time::Duration;
 
 use ferrumq_store::{encode_properties, MessageToStore};
 
-use super::send::{
-    append, check_body_size, check_broker, decode_header, final_properties, random_queue,
-    resolve_topic, SendHeader,
-};
+use super::send::{append, check_body_size, final_properties, prepare, SendHeader};
 use super::{Reject, Reply};
 use crate::broker::topic_config::now_ms;
 use crate::broker::BrokerInner;
@@ -29,12 +26,7 @@ pub async fn process(
     ctx: &ConnectionContext,
     req: &RemotingCommand,
 ) -> Reply {
-    let mut h = decode_header(req)?;
-    check_broker(inner)?;
-    let topic = resolve_topic(inner, &mut h, req.version).await?;
-    if h.queue_id < 0 {
-        h.queue_id = random_queue(topic.write_queue_nums);
-    }
+    let (h, _) = prepare(inner, req).await?;
     check_body_size(inner, req.body.len())?;
     let (mut props, _) = final_properties(inner, &h.properties);
     props.push(("PUSH_REPLY_TIME".to_string(), now_ms().to_string()));

@@ -49,7 +49,7 @@ pub struct SendHeader {
     pub max_reconsume_times: Option<i32>,
 }
 
-pub(super) fn decode_header(req: &RemotingCommand) -> Result<SendHeader, Reject> {
+fn decode_header(req: &RemotingCommand) -> Result<SendHeader, Reject> {
     let v2 = matches!(
         RequestCode::from(req.code),
         RequestCode::SendMessageV2
@@ -78,17 +78,27 @@ pub(super) fn decode_header(req: &RemotingCommand) -> Result<SendHeader, Reject>
     })
 }
 
-pub async fn process(
+/// What every send-like request (sends, replies) starts with, §7.1 steps 1–5: the header,
+/// the broker's state, the topic (auto-created if allowed) and the queue (random if < 0).
+pub(super) async fn prepare(
     inner: &Arc<BrokerInner>,
-    ctx: &ConnectionContext,
     req: &RemotingCommand,
-) -> Reply {
+) -> Result<(SendHeader, TopicConfig), Reject> {
     let mut h = decode_header(req)?;
     check_broker(inner)?;
     let topic = resolve_topic(inner, &mut h, req.version).await?;
     if h.queue_id < 0 {
         h.queue_id = random_queue(topic.write_queue_nums);
     }
+    Ok((h, topic))
+}
+
+pub async fn process(
+    inner: &Arc<BrokerInner>,
+    ctx: &ConnectionContext,
+    req: &RemotingCommand,
+) -> Reply {
+    let (mut h, topic) = prepare(inner, req).await?;
     if topic.topic_filter_type == "MULTI_TAG" {
         h.sys_flag |= SYSFLAG_MULTI_TAGS;
     }
@@ -137,7 +147,7 @@ pub async fn process(
     reply(inner, req, &h, &result, status)
 }
 
-pub(super) fn check_broker(inner: &BrokerInner) -> Result<(), Reject> {
+fn check_broker(inner: &BrokerInner) -> Result<(), Reject> {
     if inner.config.is_slave() || inner.is_shutting_down() {
         return Err(Reject::new(
             ResponseCode::ServiceNotAvailable,
@@ -157,7 +167,7 @@ pub(super) fn check_broker(inner: &BrokerInner) -> Result<(), Reject> {
 }
 
 /// Topic checks (§7.1 steps 3–6): name, forbidden, auto-create, queue id, retry → DLQ.
-pub(super) async fn resolve_topic(
+async fn resolve_topic(
     inner: &Arc<BrokerInner>,
     h: &mut SendHeader,
     version: i32,
@@ -258,7 +268,7 @@ pub async fn register_now(inner: &Arc<BrokerInner>) {
     let _ = tokio::time::timeout(REGISTER_WAIT, task).await;
 }
 
-pub(super) fn random_queue(queues: i32) -> i32 {
+fn random_queue(queues: i32) -> i32 {
     let n = queues.max(1) as u32;
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
