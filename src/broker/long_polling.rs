@@ -53,6 +53,35 @@ impl PullHoldService {
         Some(rx)
     }
 
+    /// Holds a pull until its queue gets past `offset` or `hold` ends; false (not held) when
+    /// MAX_SUSPENDED_PULLS are held already. `arrived` looks at the queue once the waiter is
+    /// registered: an entry dispatched between the pull's read and the registration would
+    /// wake nobody. Every way out except a notify purges the waiter, so a finished pull never
+    /// counts toward the limit (an early re-check hit used to leave it until the queue's
+    /// next entry).
+    pub async fn hold(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        hold: Duration,
+        arrived: impl FnOnce() -> bool,
+    ) -> bool {
+        let Some(rx) = self.suspend(topic, queue_id, offset) else {
+            return false;
+        };
+        let notified = if arrived() {
+            drop(rx); // closed, so the purge below removes it
+            false
+        } else {
+            tokio::time::timeout(hold, rx).await.is_ok()
+        };
+        if !notified {
+            self.purge(topic, queue_id);
+        }
+        true
+    }
+
     /// Called by the store's dispatcher: wakes the pulls of this queue waiting below
     /// `max_offset`. Cheap and non-blocking (the dispatcher thread calls it per entry).
     pub fn notify(&self, topic: &str, queue_id: i32, max_offset: i64) {
@@ -127,5 +156,16 @@ mod tests {
         drop(b);
         s.purge("T", 1);
         assert_eq!(s.suspended(), 0);
+    }
+
+    /// Regression (issue 9): a pull whose re-check found data left its waiter behind, counting
+    /// toward MAX_SUSPENDED_PULLS until the queue's next entry.
+    #[tokio::test]
+    async fn a_hold_leaves_no_waiter_behind() {
+        let s = PullHoldService::default();
+        assert!(s.hold("T", 0, 5, Duration::from_secs(5), || true).await);
+        assert_eq!(s.suspended(), 0, "data found by the re-check");
+        assert!(s.hold("T", 0, 5, Duration::from_millis(5), || false).await);
+        assert_eq!(s.suspended(), 0, "timed out");
     }
 }

@@ -81,14 +81,12 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
     } else {
         Duration::from_millis(inner.config.short_polling_time_ms)
     };
-    if let Some(rx) = inner.holds.suspend(&h.topic, h.queue_id, h.queue_offset) {
-        // An entry dispatched between the first read and the registration would wake
-        // nobody: look again now that the waiter is in place.
-        if inner.store.max_offset_in_queue(&h.topic, h.queue_id) <= h.queue_offset
-            && tokio::time::timeout(hold, rx).await.is_err()
-        {
-            inner.holds.purge(&h.topic, h.queue_id);
-        }
+    let arrived = || inner.store.max_offset_in_queue(&h.topic, h.queue_id) > h.queue_offset;
+    if inner
+        .holds
+        .hold(&h.topic, h.queue_id, h.queue_offset, hold, arrived)
+        .await
+    {
         let (code, result) = pull_once(inner, &h, &sub);
         return Ok(reply(req, code, result));
     }
