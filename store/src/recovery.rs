@@ -41,6 +41,9 @@ impl Inner {
         if let Some(redo) = self.index.truncate_after(end) {
             from = from.min(redo);
         }
+        if self.index.take_rebuild_all() {
+            from = min; // ConsumeQueue entries already there are kept as they are
+        }
         let from = from.max(min);
         self.dispatched.store(from, Ordering::Release);
         let redispatched = self.dispatch_available();

@@ -69,6 +69,17 @@ impl IndexFile {
         if f.index_count() == 0 {
             f.u32_at(36).store(1u32.to_be(), Ordering::Release); // entry 0 is never used
         }
+        // I4: a count beyond the capacity (a damaged header) would send reads outside the
+        // mapping; such a file is refused, and the service rebuilds the index from the log.
+        if f.index_count() > index_num {
+            return Err(err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "index file claims {} entries, holds at most {index_num}",
+                    f.index_count()
+                ),
+            )));
+        }
         Ok(f)
     }
 
@@ -132,7 +143,8 @@ impl IndexFile {
 
     /// Reads published entry `n` (keyHash, phyOffset, timeDiff, prevIndex).
     fn entry(&self, n: u32) -> Option<(u32, i64, i32, u32)> {
-        if n == 0 || n >= self.index_count() {
+        // Bounded by the capacity as well as the count (I4), whatever the header says.
+        if n == 0 || n >= self.index_count().min(self.index_num) {
             return None;
         }
         // SAFETY: n < indexCount (Acquire), so the entry lies inside the mapping and was fully

@@ -3,6 +3,7 @@
 mod file;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -26,6 +27,8 @@ pub(crate) struct IndexService {
     index_num: u32,
     files: RwLock<Vec<Arc<IndexFile>>>,
     write: Mutex<()>,
+    /// An index file was unusable at open: all were dropped, recovery re-indexes the log.
+    rebuild_all: AtomicBool,
 }
 
 /// `yyyyMMddHHmmssSSS` in UTC for a time in ms.
@@ -66,13 +69,23 @@ impl IndexService {
             .collect();
         names.sort();
         let mut files = Vec::new();
-        for p in names {
-            match IndexFile::open(&p, slot_num.max(1), index_num.max(2)) {
+        let mut damaged = false;
+        for p in &names {
+            match IndexFile::open(p, slot_num.max(1), index_num.max(2)) {
                 Ok(f) => files.push(Arc::new(f)),
                 Err(e) => {
-                    tracing::warn!(error = %e, "unusable index file; deleting it (it is rebuilt from the log)");
-                    let _ = std::fs::remove_file(&p);
+                    tracing::warn!(error = %e, "unusable index file");
+                    damaged = true;
                 }
+            }
+        }
+        if damaged {
+            // Its range is unknown (the header is what is damaged), so rebuilding only it
+            // could leave gaps or duplicates: drop every index file, re-index from the log.
+            tracing::warn!("dropping all index files; recovery rebuilds them from the commit log");
+            files.clear();
+            for p in &names {
+                let _ = std::fs::remove_file(p);
             }
         }
         Ok(Self {
@@ -81,6 +94,7 @@ impl IndexService {
             index_num: index_num.max(2),
             files: RwLock::new(files),
             write: Mutex::new(()),
+            rebuild_all: AtomicBool::new(damaged),
         })
     }
 
@@ -183,6 +197,11 @@ impl IndexService {
             }
         }
         n
+    }
+
+    /// Recovery: whether the index must be rebuilt from the start of the log (once).
+    pub(crate) fn take_rebuild_all(&self) -> bool {
+        self.rebuild_all.swap(false, Ordering::AcqRel)
     }
 
     /// Recovery: deletes files holding entries at or past `end`; returns the smallest physical
