@@ -220,7 +220,9 @@ impl TopicConfigManager {
             queues = created.write_queue_nums,
             "auto-created topic"
         );
-        self.persist();
+        // A request path: no file I/O on a runtime worker. The caller (send::register_now)
+        // writes it on a blocking thread before registering with the NameServers.
+        self.dirty.store(true, Ordering::Release);
         Some(SendTopic::Created(created))
     }
 
@@ -355,6 +357,10 @@ mod tests {
             Some(SendTopic::Existing(_))
         ));
         assert!(m.get_or_create_for_send("T2", "NOPE", 4).is_none());
+        // Creation on the send path writes nothing itself (it runs on a runtime worker)...
+        let on_disk = std::fs::read_to_string(c.config_dir().join("topics.json")).unwrap();
+        assert!(!on_disk.contains("\"T1\""), "the request path wrote topics.json");
+        // ...the blocking task that follows does.
         m.persist_if_dirty();
         let again = TopicConfigManager::load(&c).unwrap();
         assert_eq!(again.get("T1").unwrap().write_queue_nums, 4);
