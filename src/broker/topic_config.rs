@@ -359,7 +359,10 @@ mod tests {
         assert!(m.get_or_create_for_send("T2", "NOPE", 4).is_none());
         // Creation on the send path writes nothing itself (it runs on a runtime worker)...
         let on_disk = std::fs::read_to_string(c.config_dir().join("topics.json")).unwrap();
-        assert!(!on_disk.contains("\"T1\""), "the request path wrote topics.json");
+        assert!(
+            !on_disk.contains("\"T1\""),
+            "the request path wrote topics.json"
+        );
         // ...the blocking task that follows does.
         m.persist_if_dirty();
         let again = TopicConfigManager::load(&c).unwrap();

@@ -59,6 +59,22 @@ fn failed_flush_is_sticky() {
     let store = open(&sync_config(dir.path()));
     put(&store, msg("F", 0, "ok"));
     store.debug_fail_next_flush();
+    // Let an idle periodic flush run first: it must not take the injected failure (it used
+    // to, now and then, and the append below was then refused before it could fail).
+    let flushes = |s: &ferrumq_store::MessageStore| -> u64 {
+        s.runtime_info()
+            .into_iter()
+            .find(|(k, _)| k == "commitLogFlushCount")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let before = flushes(&store);
+    for _ in 0..400 {
+        if flushes(&store) > before {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let (_, w) = store.put_message(msg("F", 0, "x")).unwrap();
     assert_eq!(w.wait_blocking(), PutStatus::ServiceNotAvailable);
     for _ in 0..3 {
