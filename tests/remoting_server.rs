@@ -678,3 +678,38 @@ async fn peer_that_never_reads_is_closed_others_are_served() {
     assert!(is_closed(&mut stalled).await);
     server.shutdown().await;
 }
+
+/// Regression (issue 9): a request that timed out while its send still waited for room in a
+/// full queue left its pending entry behind for the life of the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timed_out_send_leaves_no_pending_entry() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(10)).await; // accepts, never reads
+        drop(s);
+    });
+    let client = RemotingClient::new(ClientConfig {
+        send_queue_capacity: 1,
+        ..Default::default()
+    });
+    // Big requests fill the socket buffers, then the one-slot queue; later sends wait.
+    let mut calls = Vec::new();
+    for i in 0..16 {
+        let (c, a) = (client.clone(), addr.clone());
+        let req = sleep_req(0, &i.to_string()).with_body(vec![0u8; 4 << 20]);
+        calls.push(tokio::spawn(async move {
+            c.invoke(&a, req, Duration::from_millis(500)).await
+        }));
+    }
+    for call in calls {
+        assert!(call.await.unwrap().is_err(), "nothing is ever answered");
+    }
+    assert_eq!(
+        client.debug_pending(&addr),
+        0,
+        "a timed-out request left its waiter"
+    );
+    server.abort();
+}

@@ -100,15 +100,15 @@ impl RemotingClient {
             req.flag &= !FLAG_RESPONSE;
             let opaque = req.opaque;
             let rx = conn.pending.insert(opaque);
-            if conn.tx.send(req).await.is_err() {
-                conn.pending.remove(opaque);
-                return Err(RemotingError::ConnectionClosed(addr.to_owned()));
-            }
-            // On timeout this future is dropped and the guard forgets the waiter.
+            // On timeout this future is dropped and the guard forgets the waiter, also while
+            // the send still waits for room in a full queue (it used to leak there).
             let _guard = RemoveOnDrop {
                 pending: &conn.pending,
                 opaque,
             };
+            if conn.tx.send(req).await.is_err() {
+                return Err(RemotingError::ConnectionClosed(addr.to_owned()));
+            }
             rx.await
                 .map_err(|_| RemotingError::ConnectionClosed(addr.to_owned()))
         };
@@ -135,6 +135,14 @@ impl RemotingClient {
             .send(req)
             .await
             .map_err(|_| RemotingError::ConnectionClosed(addr.to_owned()))
+    }
+
+    /// Requests to `addr` still waiting for a response (tests: nothing may leak).
+    #[doc(hidden)]
+    pub fn debug_pending(&self, addr: &str) -> usize {
+        let slot = self.inner.slots.lock().get(addr).cloned();
+        slot.and_then(|s| s.try_lock().ok()?.as_ref().map(|c| c.pending.len()))
+            .unwrap_or(0)
     }
 
     /// Drops the connection to `addr`, if any (the next request reconnects).

@@ -35,6 +35,10 @@ impl Pending {
         rx
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
     pub(crate) fn remove(&self, opaque: i32) {
         self.map.lock().remove(&opaque);
     }
