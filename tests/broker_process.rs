@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use ferrumq::protocol::{RemotingCommand, RequestCode};
 use ferrumq::remoting::{ClientConfig, RemotingClient};
-use process_util::{free_port, spawn, start_namesrv, wait_listening};
+use process_util::{spawn, start_namesrv};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -117,12 +117,11 @@ async fn binary_long_poll_sigterm_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (namesrv, ns_port) = start_namesrv(dir.path());
 
-    let port = free_port();
     let conf = dir.path().join("broker.conf");
     std::fs::write(
         &conf,
         format!(
-            "brokerClusterName=PC\nbrokerName=b1\nbrokerIP1=127.0.0.1\nlistenPort={port}\n\
+            "brokerClusterName=PC\nbrokerName=b1\nbrokerIP1=127.0.0.1\nlistenPort=0\n\
              namesrvAddr=127.0.0.1:{ns_port}\nstorePathRootDir={}/store\n\
              mappedFileSizeCommitLog=8388608\nnoSuchProperty=42\n",
             dir.path().display()
@@ -136,10 +135,9 @@ async fn binary_long_poll_sigterm_restart() {
         .output()
         .unwrap();
     assert!(printed.status.success());
-    assert!(String::from_utf8_lossy(&printed.stdout).contains(&format!("listenPort={port}")));
+    assert!(String::from_utf8_lossy(&printed.stdout).contains("listenPort=0"));
 
-    let mut broker = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, dir.path());
-    wait_listening(port, &mut broker.0);
+    let (mut broker, port) = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, dir.path());
     let addr = format!("127.0.0.1:{port}");
     let client = RemotingClient::new(ClientConfig::default());
     assert_eq!(
@@ -191,8 +189,8 @@ async fn binary_long_poll_sigterm_restart() {
     assert!(offsets.contains("T_proc@g"), "{offsets}");
 
     client.close(&addr);
-    let mut broker = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, dir.path());
-    wait_listening(port, &mut broker.0);
+    let (mut broker, port) = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, dir.path());
+    let addr = format!("127.0.0.1:{port}");
     let r = client.invoke(&addr, query_offset(), TIMEOUT).await.unwrap();
     assert_eq!(r.ext_fields.get("offset").map(String::as_str), Some("2"));
     wait_dispatched(&client, &addr, 2).await;

@@ -14,7 +14,7 @@ use ferrumq::protocol::{
     SendMessageResponseHeader,
 };
 use ferrumq::remoting::{ClientConfig, RemotingClient};
-use process_util::{free_port, spawn, start_namesrv, wait_listening, Proc};
+use process_util::{spawn, start_namesrv, Proc};
 
 mod process_util;
 
@@ -41,7 +41,7 @@ impl Servers {
             _namesrv: namesrv,
             broker: None,
             ns_port,
-            broker_port: free_port(),
+            broker_port: 0,
         };
         s.start_broker();
         s
@@ -54,16 +54,16 @@ impl Servers {
             &conf,
             format!(
                 "brokerClusterName=Kill9Cluster\nbrokerName=broker-k\nbrokerIP1=127.0.0.1\n\
-                 listenPort={}\nnamesrvAddr=127.0.0.1:{}\nstorePathRootDir={}/store\n\
+                 listenPort=0\nnamesrvAddr=127.0.0.1:{}\nstorePathRootDir={}/store\n\
                  flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=1048576\n",
-                self.broker_port,
                 self.ns_port,
                 self.dir.path().display()
             ),
         )
         .unwrap();
-        let mut broker = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, self.dir.path());
-        wait_listening(self.broker_port, &mut broker.0);
+        // A new port at each start: the test asks the binary which one it bound.
+        let (broker, port) = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, self.dir.path());
+        self.broker_port = port;
         self.broker = Some(broker);
     }
 
@@ -197,6 +197,7 @@ async fn every_acknowledged_message_survives_kill9() {
 
     eprintln!("{} sends acknowledged before kill -9", acked.len());
     servers.start_broker();
+    let addr = servers.broker_addr(); // restarted on a port of its own choosing
     let client = RemotingClient::new(ClientConfig::default());
     let mut stored: HashMap<(i32, i64), String> = HashMap::new();
     for queue_id in 0..QUEUES {
