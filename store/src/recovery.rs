@@ -4,13 +4,31 @@
 use std::sync::atomic::Ordering;
 
 use crate::checkpoint::Checkpoint;
+use crate::consume_queue::{ConsumeQueue, CqEntry, EntryCheck};
 use crate::error::StoreError;
+use crate::message::decode_record;
 use crate::store::{queue_offsets_from, Inner};
 
 /// How many trailing CommitLog files are re-validated after a clean shutdown.
 const CLEAN_RECOVERY_FILES: usize = 3;
 
 impl Inner {
+    /// Whether a ConsumeQueue entry points at the record it names: a whole record of that
+    /// size, of that queue, at that queue offset.
+    fn entry_matches(&self, cq: &ConsumeQueue, queue_offset: i64, e: &CqEntry) -> bool {
+        let Ok(offset) = u64::try_from(e.physical_offset) else {
+            return false;
+        };
+        let Some(bytes) = self.commit_log.read_record(offset) else {
+            return false;
+        };
+        decode_record(&bytes).is_ok_and(|r| {
+            r.total_size == e.size as usize
+                && r.queue_offset == queue_offset
+                && cq.is(r.topic, r.queue_id)
+        })
+    }
+
     pub(crate) fn recover(&self) -> Result<(), StoreError> {
         let crashed = self.abort_path().exists();
         let cp = Checkpoint::load(&self.checkpoint_path());
@@ -34,10 +52,16 @@ impl Inner {
             .commit_log
             .recover(start_index, self.config.check_crc_on_recover)?;
         let min = self.commit_log.min_offset();
-        for cq in self.all_cqs() {
-            cq.recover(end, min)?;
-        }
         let mut from = cp.map_or(min, |c| c.dispatched_offset).min(end);
+        for cq in self.all_cqs() {
+            // After a crash the queue tails were written after the last checkpoint, maybe only
+            // partly: check each entry against the record it points at (Q6).
+            let check = |queue_offset: i64, e: &CqEntry| self.entry_matches(&cq, queue_offset, e);
+            let deep: Option<EntryCheck<'_>> = if crashed { Some(&check) } else { None };
+            if let Some(redo) = cq.recover(end, min, deep)? {
+                from = from.min(redo);
+            }
+        }
         if let Some(redo) = self.index.truncate_after(end) {
             from = from.min(redo);
         }

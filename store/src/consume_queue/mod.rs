@@ -2,6 +2,8 @@
 
 mod recovery;
 
+pub(crate) use recovery::EntryCheck;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
