@@ -53,10 +53,16 @@ impl Inner {
             .recover(start_index, self.config.check_crc_on_recover)?;
         let min = self.commit_log.min_offset();
         let mut from = cp.map_or(min, |c| c.dispatched_offset).min(end);
+        // Entries for records below this were flushed before the checkpoint was written.
+        let flushed_below = cp.map_or(0, |c| c.commit_log_flushed_offset.min(c.dispatched_offset));
         for cq in self.all_cqs() {
-            // After a crash the queue tails were written after the last checkpoint, maybe only
-            // partly: check each entry against the record it points at (Q6).
-            let check = |queue_offset: i64, e: &CqEntry| self.entry_matches(&cq, queue_offset, e);
+            // After a crash the queue tails may have been written only partly: every entry of
+            // them is read, and those past the checkpoint are checked against their record
+            // (decoding a record per entry for the whole tail would slow recovery down) (Q6).
+            let check = |queue_offset: i64, e: &CqEntry| {
+                (e.physical_offset as u64) < flushed_below
+                    || self.entry_matches(&cq, queue_offset, e)
+            };
             let deep: Option<EntryCheck<'_>> = if crashed { Some(&check) } else { None };
             if let Some(redo) = cq.recover(end, min, deep)? {
                 from = from.min(redo);
