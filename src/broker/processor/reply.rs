@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ferrumq_store::{encode_properties, MessageToStore};
 
-use super::send::{append, check_body_size, final_properties, prepare, SendHeader};
+use super::send::{append, check_body_size, final_properties, prepare, send_ok, SendHeader};
 use super::{Reject, Reply};
 use crate::broker::topic_config::now_ms;
 use crate::broker::BrokerInner;
@@ -36,16 +36,7 @@ pub async fn process(
     // operator looks for a reply the requester says it never got.
     let (msg_id, queue_offset) = store(inner, ctx, &h, properties, req).await;
     pushed?;
-    Ok(super::success(
-        req,
-        &[
-            ("msgId", msg_id),
-            ("queueId", h.queue_id.to_string()),
-            ("queueOffset", queue_offset.to_string()),
-            ("MSG_REGION", inner.config.region_id.clone()),
-            ("TRACE_ON", inner.config.trace_on.to_string()),
-        ],
-    ))
+    Ok(send_ok(inner, req, msg_id, h.queue_id, queue_offset))
 }
 
 /// Pushes the reply to the connection of the client named in REPLY_TO_CLIENT.

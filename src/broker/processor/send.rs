@@ -433,16 +433,28 @@ fn reply(
         PutStatus::FlushDiskTimeout => ResponseCode::FlushDiskTimeout,
         other => return Err(put_status_error(other)),
     };
-    let mut resp = success(
+    let mut resp = send_ok(inner, req, r.msg_ids.join(","), h.queue_id, r.queue_offset);
+    resp.code = i32::from(code);
+    Ok(resp)
+}
+
+/// A SendMessageResponseHeader reply (sends and replies): the three fields Java decodes as
+/// required, plus the region and trace switch every client family reads.
+pub(super) fn send_ok(
+    inner: &BrokerInner,
+    req: &RemotingCommand,
+    msg_id: String,
+    queue_id: i32,
+    queue_offset: i64,
+) -> RemotingCommand {
+    success(
         req,
         &[
-            ("msgId", r.msg_ids.join(",")),
-            ("queueId", h.queue_id.to_string()),
-            ("queueOffset", r.queue_offset.to_string()),
+            ("msgId", msg_id),
+            ("queueId", queue_id.to_string()),
+            ("queueOffset", queue_offset.to_string()),
             ("MSG_REGION", inner.config.region_id.clone()),
             ("TRACE_ON", inner.config.trace_on.to_string()),
         ],
-    );
-    resp.code = i32::from(code);
-    Ok(resp)
+    )
 }
