@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::codec::FramedRead;
 
 use super::codec::FrameCodec;
-use super::connection::{write_loop, Pending, SendBudget};
+use super::connection::{write_loop, Pending};
 use super::error::RemotingError;
 use crate::protocol::{RemotingCommand, DEFAULT_MAX_FRAME_BYTES, FLAG_RESPONSE};
 
@@ -185,14 +185,14 @@ impl RemotingClient {
         let (tx, rx) = mpsc::channel(cfg.send_queue_capacity.max(1));
         let (closed_tx, closed_rx) = watch::channel(false);
         let pending = Arc::new(Pending::default());
-        // The client's own requests are bounded by its callers; the deadline is what matters
-        // here: a server that stops reading must not hang the connection forever.
+        // The client's own requests are bounded by its callers (no budget); the deadline is
+        // what matters here: a server that stops reading must not hang the connection forever.
         tokio::spawn(write_loop(
             wr,
             cfg.max_frame_bytes,
             rx,
             closed_rx.clone(),
-            Arc::new(SendBudget::new(usize::MAX)),
+            None,
             CLIENT_WRITE_TIMEOUT,
         ));
         let reader = Reader {

@@ -117,13 +117,14 @@ fn queued_cost(cmd: &RemotingCommand) -> usize {
 /// Writes queued commands to the socket, flushing when the queue runs dry, until the
 /// queue closes or `stop` turns true. Every write and flush must finish within
 /// `write_timeout` (a peer that stops reading fills its socket buffer); past it, the writer
-/// gives up, which closes the connection.
+/// gives up, which closes the connection. `budget` is refunded for what is written (servers,
+/// whose queueing charges it); clients queue without one.
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
     writer: W,
     max_frame_bytes: usize,
     mut rx: mpsc::Receiver<RemotingCommand>,
     mut stop: watch::Receiver<bool>,
-    budget: Arc<SendBudget>,
+    budget: Option<Arc<SendBudget>>,
     write_timeout: Duration,
 ) {
     let mut sink = FramedWrite::new(writer, FrameCodec::new(max_frame_bytes));
@@ -133,7 +134,9 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
             tokio::time::timeout(write_timeout, sink.feed(cmd)).await,
             Ok(Ok(()))
         );
-        budget.refund(cost);
+        if let Some(b) = &budget {
+            b.refund(cost);
+        }
         written
     };
     loop {

@@ -205,7 +205,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         cfg.max_frame_bytes,
         rx,
         stop_rx,
-        budget.clone(),
+        Some(budget.clone()),
         cfg.write_timeout,
     ));
     let ctx = ConnectionContext {
