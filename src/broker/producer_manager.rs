@@ -8,10 +8,9 @@ use parking_lot::Mutex;
 use crate::remoting::ConnectionContext;
 
 pub struct ProducerChannel {
-    pub conn_id: u64,
-    /// The connection, for broker → client requests (PUSH_REPLY_MESSAGE_TO_CLIENT).
+    /// The connection (its id and peer address identify the client's channel), also for
+    /// broker → client requests (PUSH_REPLY_MESSAGE_TO_CLIENT).
     pub ctx: ConnectionContext,
-    pub addr: String,
     pub language: String,
     pub version: i32,
     pub last_update: Instant,
@@ -43,7 +42,7 @@ impl ProducerManager {
     }
 
     pub fn connection_closed(&self, conn_id: u64) {
-        self.retain(|c| c.conn_id != conn_id);
+        self.retain(|c| c.ctx.id != conn_id);
     }
 
     pub fn scan_expired(&self, ttl: Duration) {
@@ -79,7 +78,14 @@ impl ProducerManager {
             .get(group)
             .map(|g| {
                 g.iter()
-                    .map(|(id, c)| (id.clone(), c.addr.clone(), c.language.clone(), c.version))
+                    .map(|(id, c)| {
+                        (
+                            id.clone(),
+                            c.ctx.peer.to_string(),
+                            c.language.clone(),
+                            c.version,
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()

@@ -151,9 +151,7 @@ pub async fn heartbeat(
             continue;
         };
         let channel = ProducerChannel {
-            conn_id: ctx.id,
             ctx: ctx.clone(),
-            addr: ctx.peer.to_string(),
             language: client.language.clone(),
             version: client.version,
             last_update: client.now,
