@@ -35,8 +35,8 @@ pub struct PullHeader {
     pub subscription: Option<String>,
     pub sub_version: i64,
     pub expression_type: Option<String>,
-    /// 5.x `maxMsgBytes`: the client's cap on one reply's bytes (under ours).
-    pub max_msg_bytes: Option<usize>,
+    /// Most bytes of one reply: ours, or the 5.x client's `maxMsgBytes` when smaller.
+    pub max_msg_bytes: usize,
 }
 
 fn decode_header(req: &RemotingCommand) -> Result<PullHeader, Reject> {
@@ -58,7 +58,9 @@ fn decode_header(req: &RemotingCommand) -> Result<PullHeader, Reject> {
         expression_type: ext.opt("expressionType").map(str::to_string),
         max_msg_bytes: ext
             .opt_num::<i64>("maxMsgBytes")?
-            .map(|b| usize::try_from(b.max(1)).unwrap_or(MAX_PULL_BYTES)),
+            .map_or(MAX_PULL_BYTES, |b| {
+                usize::try_from(b.max(1)).map_or(MAX_PULL_BYTES, |b| b.min(MAX_PULL_BYTES))
+            }),
     })
 }
 
@@ -208,8 +210,7 @@ fn pull_once(
         h.queue_id,
         h.queue_offset,
         max_msgs,
-        h.max_msg_bytes
-            .map_or(MAX_PULL_BYTES, |b| b.min(MAX_PULL_BYTES)),
+        h.max_msg_bytes,
         &filter,
     );
     use GetMessageStatus as S;
