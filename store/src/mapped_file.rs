@@ -105,18 +105,21 @@ impl MappedFile {
         })
     }
 
-    /// Makes sure `..end` has disk blocks before it is written (chunked files); allocating a
-    /// range that already has blocks is a cheap no-op, so files opened at start need no
-    /// bookkeeping.
+    /// Makes sure `..end` has disk blocks before it is written (chunked files), allocating
+    /// from what is known to be allocated up to the next chunk boundary. A file opened at start
+    /// knows nothing yet and allocates from 0 once: allocating blocks it already has is a
+    /// no-op.
     pub(crate) fn ensure_allocated(&self, end: usize) -> Result<(), StoreError> {
-        if end <= self.allocated.load(Ordering::Acquire) {
+        let from = self.allocated.load(Ordering::Acquire);
+        if end <= from {
             return Ok(());
         }
         let upto = end
             .div_ceil(ALLOC_CHUNK_BYTES)
             .saturating_mul(ALLOC_CHUNK_BYTES)
             .min(self.size);
-        crate::alloc::allocate(&self.file, &self.path, 0, upto as u64)?;
+        let len = upto.saturating_sub(from) as u64;
+        crate::alloc::allocate(&self.file, &self.path, from as u64, len)?;
         self.allocated.fetch_max(upto, Ordering::AcqRel);
         Ok(())
     }
