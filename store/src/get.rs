@@ -6,7 +6,9 @@ use bytes::Bytes;
 
 use crate::consume_queue::{ConsumeQueue, CQ_UNIT};
 use crate::message::{decode_record, find_property, PROPERTY_KEYS, PROPERTY_UNIQ_KEY};
-use crate::store::{GetMessageResult, GetMessageStatus, MessageStore, QueryMessageResult};
+use crate::store::{
+    GetMessageResult, GetMessageStatus, MessageStore, QueryMessageResult, DELETED_PREFIX,
+};
 
 /// Least CQ bytes one pull may scan (RocketMQ's 16000).
 const MIN_SCAN_BYTES: usize = 16_000;
@@ -267,19 +269,31 @@ impl MessageStore {
     pub fn delete_topics(&self, topics: &[String]) {
         let inner = &self.inner;
         for t in topics {
+            let cq_root = inner.root.join("consumequeue");
+            let tombstone = cq_root.join(format!(
+                "{DELETED_PREFIX}{t}-{}",
+                crate::commitlog::now_ms()
+            ));
+            let mut moved = false;
             inner.commit_log.remove_topic(t, |fence| {
                 // Under the append lock: no record of a recreated topic exists yet.
                 inner.topic_fences.lock().insert(t.clone(), fence);
                 inner.any_topic_fence.store(true, Ordering::Release);
                 if let Some(queues) = inner.cqs.write().remove(t.as_str()) {
                     for cq in queues.values() {
-                        cq.destroy();
+                        cq.retire();
                     }
                 }
-                // Also under the lock: a recreated topic's first queue file must not be
-                // created in the folder before this removes it. Deleting is a rare admin act.
-                let _ = std::fs::remove_dir_all(inner.root.join("consumequeue").join(t));
+                // One rename under the lock moves the folder out of a recreated topic's way
+                // (its first queue file reuses the same names); the removal itself, as long
+                // as the topic has files, happens after the lock, so sends do not wait on it.
+                moved = std::fs::rename(cq_root.join(t), &tombstone).is_ok();
             });
+            if moved {
+                if let Err(e) = std::fs::remove_dir_all(&tombstone) {
+                    tracing::warn!(dir = %tombstone.display(), error = %e, "cannot remove a deleted topic's queues; removed at the next start");
+                }
+            }
         }
     }
 

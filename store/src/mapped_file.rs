@@ -439,14 +439,6 @@ impl MappedFileQueue {
     }
 
     /// Unlinks every file (topic deletion).
-    pub(crate) fn destroy_all(&self) {
-        let mut files = self.files.write();
-        for f in files.drain(..) {
-            f.destroy();
-        }
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-
     /// msync of every file with unflushed bytes, oldest first.
     pub(crate) fn flush(&self) -> std::io::Result<()> {
         for f in self.snapshot() {

@@ -204,6 +204,10 @@ fn lock_store(root: &Path) -> Result<File, StoreError> {
 }
 
 /// Loads every ConsumeQueue directory under `consumequeue/`.
+/// Name prefix of a deleted topic's ConsumeQueue folder waiting to be removed (topic names
+/// cannot contain '.', so it never clashes with a topic).
+pub(crate) const DELETED_PREFIX: &str = ".deleted-";
+
 fn load_cqs(root: &Path, entries_per_file: u64) -> Result<CqTable, StoreError> {
     let dir = root.join("consumequeue");
     std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
@@ -215,6 +219,11 @@ fn load_cqs(root: &Path, entries_per_file: u64) -> Result<CqTable, StoreError> {
         let Some(topic) = topic_entry.file_name().to_str().map(str::to_string) else {
             continue;
         };
+        if topic.starts_with(DELETED_PREFIX) {
+            // A deletion interrupted by a crash or a failed removal: finish it.
+            let _ = std::fs::remove_dir_all(topic_entry.path());
+            continue;
+        }
         if crate::message::validate_topic(&topic).is_err() {
             continue;
         }

@@ -253,10 +253,10 @@ impl ConsumeQueue {
         self.files.flush()
     }
 
-    /// Unlinks all files.
-    pub(crate) fn destroy(&self) {
+    /// Its topic was deleted: later writes fail with `QueueDeleted`. The files go with the
+    /// topic's folder (see `MessageStore::delete_topics`); readers keep their mappings.
+    pub(crate) fn retire(&self) {
         let _g = self.write.lock();
         self.destroyed.store(true, Ordering::Release);
-        self.files.destroy_all();
     }
 }
