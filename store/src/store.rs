@@ -376,7 +376,16 @@ impl MessageStore {
     /// Blocks until the dispatcher has caught up with the CommitLog (tests, benches).
     pub fn debug_wait_dispatched(&self) {
         let mut spins = 0u32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while self.dispatch_behind_bytes() > 0 {
+            // A test that waits on a stalled dispatcher fails with the reason, not a hang.
+            if std::time::Instant::now() > deadline {
+                let why = self.inner.dispatch_error.lock().clone();
+                panic!(
+                    "dispatcher still {} bytes behind after 60 s: {why:?}",
+                    self.dispatch_behind_bytes()
+                );
+            }
             self.inner.wake_dispatcher();
             spins += 1;
             if spins < 10_000 {

@@ -119,12 +119,15 @@ fn fill_disk(dir: &Path) -> PathBuf {
 fn dispatcher_stalls_on_a_failed_queue_write_and_resumes() {
     let base = tempfile::tempdir().unwrap();
     let mnt = base.path().join("disk");
-    let Some(_fs) = Tmpfs::mount(&mnt, 2 * 1024 * 1024) else {
+    let Some(_fs) = Tmpfs::mount(&mnt, 4 * 1024 * 1024) else {
         println!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     };
     let mut cfg = small_config(&mnt.join("store"));
-    cfg.mapped_file_size_commit_log = 1024 * 1024; // one file holds the whole test
+    // One file holds the whole test; the disk has room for the next one too, which the
+    // warm-up thread pre-creates (on a 2 MiB disk that could take the space the first
+    // ConsumeQueue file needs, and nothing would ever be dispatched).
+    cfg.mapped_file_size_commit_log = 1024 * 1024;
     cfg.mapped_file_size_consume_queue_entries = 8192; // 64 KiB chunks = 3276 entries
     cfg.disk_space_warning_level_ratio = 100;
     let store = open(&cfg);
