@@ -1,7 +1,8 @@
 //! The `checkpoint` file (DESIGN.md §6): flushed positions, written atomically.
 
-use std::io::Write;
 use std::path::Path;
+
+use crate::disk::Disk;
 
 use crate::message::Reader;
 
@@ -79,20 +80,10 @@ impl Checkpoint {
         cp
     }
 
-    /// Writes `path.tmp`, fsyncs it, renames it over `path` (invariant K1: a reader sees the
-    /// old or the new checkpoint, never a mix).
-    pub(crate) fn store(&self, path: &Path) -> std::io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&self.encode())?;
-        f.sync_data()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
+    /// Writes `path.tmp`, fsyncs it, renames it over `path`, fsyncs the folder (invariant K1:
+    /// a reader sees the old or the new checkpoint, never a mix, also after power loss).
+    pub(crate) fn store(&self, path: &Path, disk: &Disk) -> std::io::Result<()> {
+        disk.write_atomic(path, &self.encode())
     }
 }
 

@@ -255,6 +255,11 @@ impl MessageStore {
         self.inner.commit_log.max_offset() as i64
     }
 
+    /// CommitLog bytes below this are durable (msync'ed): they survive power loss.
+    pub fn commit_log_flushed_offset(&self) -> i64 {
+        self.inner.commit_log.flushed_offset() as i64
+    }
+
     /// CommitLog bytes not yet in ConsumeQueues.
     pub fn dispatch_behind_bytes(&self) -> i64 {
         let max = self.inner.commit_log.max_offset();
@@ -287,10 +292,14 @@ impl MessageStore {
                 // One rename under the lock moves the folder out of a recreated topic's way
                 // (its first queue file reuses the same names); the removal itself, as long
                 // as the topic has files, happens after the lock, so sends do not wait on it.
-                moved = std::fs::rename(cq_root.join(t), &tombstone).is_ok();
+                moved = inner
+                    .io
+                    .rename_unsynced(&cq_root.join(t), &tombstone)
+                    .is_ok();
             });
             if moved {
-                if let Err(e) = std::fs::remove_dir_all(&tombstone) {
+                // A tombstone that survives a power cut is removed at the next open.
+                if let Err(e) = inner.io.remove_dir_all(&tombstone) {
                     tracing::warn!(dir = %tombstone.display(), error = %e, "cannot remove a deleted topic's queues; removed at the next start");
                 }
             }

@@ -12,6 +12,7 @@ mod checkpoint;
 mod commitlog;
 pub mod config;
 mod consume_queue;
+pub mod disk;
 mod dispatch;
 pub mod error;
 mod flush;

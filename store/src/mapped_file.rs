@@ -6,7 +6,7 @@
 //! with a Release store; readers load `wrote_pos` with Acquire and only slice below it, so a
 //! byte is never written while a reader can see it (DESIGN.md invariant M1).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use bytes::Bytes;
 use memmap2::{MmapOptions, MmapRaw};
 use parking_lot::{Mutex, RwLock};
 
+use crate::disk::Disk;
 use crate::error::StoreError;
 
 /// How a mapped file gets its disk blocks (invariant A1: allocated before written).
@@ -44,6 +45,7 @@ pub(crate) struct MappedFile {
     deleted: AtomicBool,
     /// bytes from the start known to have disk blocks
     allocated: AtomicUsize,
+    disk: Disk,
 }
 
 /// A name for a file starting at `offset`: 20 decimal digits.
@@ -53,23 +55,20 @@ pub(crate) fn file_name(offset: u64) -> String {
 
 impl MappedFile {
     /// Opens or creates a file of `size` bytes and maps it. A file created here (or grown to
-    /// its size) gets its blocks per `allocation`; on a full disk it is removed again and the
-    /// error is `NoSpace`. Existing files are opened as they are, so a full disk never stops
-    /// the store from opening and serving reads.
+    /// its size) gets its blocks per `allocation`, then its size and its name are made durable
+    /// before anything is written to it (a record acknowledged in it must not vanish with the
+    /// file after power loss); on a full disk it is removed again and the error is `NoSpace`.
+    /// Existing files are opened as they are, so a full disk never stops the store from
+    /// opening and serving reads.
     pub(crate) fn open(
         path: &Path,
         start_offset: u64,
         size: usize,
         allocation: Allocation,
+        disk: &Disk,
     ) -> Result<Self, StoreError> {
         let err = |e| StoreError::io(path, e);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(err)?;
+        let file = disk.open_file(path).map_err(err)?;
         let len = file.metadata().map_err(err)?.len();
         if len != size as u64 {
             if len > size as u64 {
@@ -78,16 +77,21 @@ impl MappedFile {
                     format!("file is {len} bytes, configured size is {size}"),
                 )));
             }
-            file.set_len(size as u64).map_err(err)?;
+            disk.set_len(path, &file, size as u64).map_err(err)?;
             let first = match allocation {
                 Allocation::Whole => size,
                 Allocation::Chunks => ALLOC_CHUNK_BYTES.min(size),
             };
             if let Err(e) = crate::alloc::allocate(&file, path, 0, first as u64) {
                 if len == 0 {
-                    let _ = std::fs::remove_file(path);
+                    let _ = disk.remove_file(path);
                 }
                 return Err(e);
+            }
+            disk.sync_file(path, &file).map_err(err)?;
+            if len == 0 {
+                disk.sync_dir(path.parent().unwrap_or(Path::new(".")))
+                    .map_err(err)?;
             }
         }
         let map = MmapOptions::new().len(size).map_raw(&file).map_err(err)?;
@@ -102,6 +106,7 @@ impl MappedFile {
             write_lock: Mutex::new(()),
             deleted: AtomicBool::new(false),
             allocated: AtomicUsize::new(0),
+            disk: disk.clone(),
         })
     }
 
@@ -212,13 +217,19 @@ impl MappedFile {
         let _g = self.write_lock.lock();
         let pos = pos.min(self.size);
         // Shrinking the file drops the pages after `pos` (and zeroes the partial page);
-        // growing it back gives sparse zeros. Cheap even for a 1 GiB file.
-        self.file
-            .set_len(pos as u64)
-            .map_err(|e| StoreError::io(&self.path, e))?;
-        self.file
-            .set_len(self.size as u64)
-            .map_err(|e| StoreError::io(&self.path, e))?;
+        // growing it back gives sparse zeros. Cheap even for a 1 GiB file. The cut is made
+        // durable: stale records left past it by a second power cut could otherwise line up
+        // behind new ones and be recovered as if they had been written after them.
+        let err = |e| StoreError::io(&self.path, e);
+        self.disk
+            .set_len(&self.path, &self.file, pos as u64)
+            .map_err(err)?;
+        self.disk
+            .set_len(&self.path, &self.file, self.size as u64)
+            .map_err(err)?;
+        crate::alloc::allocate(&self.file, &self.path, pos as u64, (self.size - pos) as u64)?;
+        self.disk.sync_file(&self.path, &self.file).map_err(err)?;
+        self.allocated.store(self.size, Ordering::Release);
         self.wrote_pos.store(pos, Ordering::Release);
         self.flushed_pos.fetch_min(pos, Ordering::AcqRel);
         Ok(())
@@ -249,7 +260,8 @@ impl MappedFile {
         let wrote = self.wrote_pos();
         let flushed = self.flushed_pos();
         if wrote > flushed {
-            self.map.flush_range(flushed, wrote - flushed)?;
+            self.disk
+                .sync_range(&self.path, &self.map, flushed, wrote - flushed)?;
             self.flushed_pos.fetch_max(wrote, Ordering::AcqRel);
         }
         Ok(wrote.max(flushed))
@@ -258,7 +270,7 @@ impl MappedFile {
     /// Unlinks the file; the mapping stays valid for readers still holding it.
     pub(crate) fn destroy(&self) {
         if !self.deleted.swap(true, Ordering::AcqRel) {
-            if let Err(e) = std::fs::remove_file(&self.path) {
+            if let Err(e) = self.disk.remove_file(&self.path) {
                 tracing::warn!(path = %self.path.display(), error = %e, "cannot delete file");
             }
         }
@@ -295,6 +307,7 @@ pub(crate) struct MappedFileQueue {
     file_size: usize,
     allocation: Allocation,
     files: RwLock<Vec<Arc<MappedFile>>>,
+    disk: Disk,
 }
 
 impl MappedFileQueue {
@@ -303,8 +316,10 @@ impl MappedFileQueue {
         dir: &Path,
         file_size: usize,
         allocation: Allocation,
+        disk: &Disk,
     ) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        disk.create_dir_all(dir)
+            .map_err(|e| StoreError::io(dir, e))?;
         let mut names: Vec<(u64, PathBuf)> = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(|e| StoreError::io(dir, e))? {
             let entry = entry.map_err(|e| StoreError::io(dir, e))?;
@@ -325,7 +340,7 @@ impl MappedFileQueue {
                 continue;
             }
             files.push(Arc::new(MappedFile::open(
-                &path, start, file_size, allocation,
+                &path, start, file_size, allocation, disk,
             )?));
         }
         Ok(Self {
@@ -333,6 +348,7 @@ impl MappedFileQueue {
             file_size,
             allocation,
             files: RwLock::new(files),
+            disk: disk.clone(),
         })
     }
 
@@ -366,6 +382,7 @@ impl MappedFileQueue {
             start,
             self.file_size,
             self.allocation,
+            &self.disk,
         )?))
     }
 
@@ -401,6 +418,7 @@ impl MappedFileQueue {
             start,
             self.file_size,
             self.allocation,
+            &self.disk,
         )?);
         files.push(f.clone());
         Ok(f)

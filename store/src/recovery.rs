@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use crate::checkpoint::Checkpoint;
-use crate::consume_queue::{ConsumeQueue, CqEntry, EntryCheck};
+use crate::consume_queue::{ConsumeQueue, CqEntry, DeepCheck};
 use crate::error::StoreError;
 use crate::message::decode_record;
 use crate::store::{queue_offsets_from, Inner};
@@ -56,20 +56,25 @@ impl Inner {
         // Entries for records below this were flushed before the checkpoint was written.
         let flushed_below = cp.map_or(0, |c| c.commit_log_flushed_offset.min(c.dispatched_offset));
         for cq in self.all_cqs() {
-            // After a crash the queue tails may have been written only partly: every entry of
-            // them is read, and those past the checkpoint are checked against their record
-            // (decoding a record per entry for the whole tail would slow recovery down) (Q6).
-            let check = |queue_offset: i64, e: &CqEntry| {
-                (e.physical_offset as u64) < flushed_below
-                    || self.entry_matches(&cq, queue_offset, e)
-            };
-            let deep: Option<EntryCheck<'_>> = if crashed { Some(&check) } else { None };
+            // After a crash the queue tails may have been written only partly, or torn: the
+            // files written since the checkpoint are checked entry by entry (Q6).
+            let check = |queue_offset: i64, e: &CqEntry| self.entry_matches(&cq, queue_offset, e);
+            let deep = crashed.then_some(DeepCheck {
+                matches: &check,
+                durable_below: flushed_below,
+                log_min: min,
+            });
             if let Some(redo) = cq.recover(end, min, deep)? {
                 from = from.min(redo);
             }
         }
         if let Some(redo) = self.index.truncate_after(end) {
             from = from.min(redo);
+        }
+        if crashed && cp.is_none_or(|c| c.dispatched_offset < end) {
+            if let Some(redo) = self.index.drop_newest() {
+                from = from.min(redo);
+            }
         }
         if self.index.take_rebuild_all() {
             from = min; // ConsumeQueue entries already there are kept as they are

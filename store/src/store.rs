@@ -14,6 +14,7 @@ use crate::checkpoint::Checkpoint;
 use crate::commitlog::{CommitLog, QueueOffsetTable};
 use crate::config::StoreConfig;
 use crate::consume_queue::ConsumeQueue;
+use crate::disk::Disk;
 use crate::error::StoreError;
 use crate::flush::FlushService;
 use crate::index::IndexService;
@@ -101,6 +102,8 @@ pub(crate) struct Inner {
     pub probe: RwLock<Arc<dyn RetentionProbe>>,
     /// disk usage as the retention thread last saw it, and what retention deleted
     pub disk: DiskState,
+    /// the durability seam every file operation goes through
+    pub io: Disk,
     lock_file: Mutex<Option<File>>,
 }
 
@@ -148,6 +151,7 @@ impl Inner {
             queue_id,
             &self.cq_dir(topic, queue_id),
             self.config.mapped_file_size_consume_queue_entries.max(1),
+            &self.io,
         )?);
         queues.insert(queue_id, cq.clone());
         Ok(cq)
@@ -183,7 +187,7 @@ impl Inner {
             commit_log_flushed_offset: cl_flushed,
             dispatched_offset: dispatched,
         }
-        .store(&self.checkpoint_path())
+        .store(&self.checkpoint_path(), &self.io)
     }
 }
 
@@ -208,9 +212,10 @@ fn lock_store(root: &Path) -> Result<File, StoreError> {
 /// cannot contain '.', so it never clashes with a topic).
 pub(crate) const DELETED_PREFIX: &str = ".deleted-";
 
-fn load_cqs(root: &Path, entries_per_file: u64) -> Result<CqTable, StoreError> {
+fn load_cqs(root: &Path, entries_per_file: u64, disk: &Disk) -> Result<CqTable, StoreError> {
     let dir = root.join("consumequeue");
-    std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+    disk.create_dir_all(&dir)
+        .map_err(|e| StoreError::io(&dir, e))?;
     let mut table: CqTable = HashMap::new();
     for topic_entry in std::fs::read_dir(&dir)
         .map_err(|e| StoreError::io(&dir, e))?
@@ -221,7 +226,7 @@ fn load_cqs(root: &Path, entries_per_file: u64) -> Result<CqTable, StoreError> {
         };
         if topic.starts_with(DELETED_PREFIX) {
             // A deletion interrupted by a crash or a failed removal: finish it.
-            let _ = std::fs::remove_dir_all(topic_entry.path());
+            let _ = disk.remove_dir_all(&topic_entry.path());
             continue;
         }
         if crate::message::validate_topic(&topic).is_err() {
@@ -234,7 +239,7 @@ fn load_cqs(root: &Path, entries_per_file: u64) -> Result<CqTable, StoreError> {
             let Some(qid) = q.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
                 continue;
             };
-            let cq = ConsumeQueue::open(&topic, qid, &q.path(), entries_per_file)?;
+            let cq = ConsumeQueue::open(&topic, qid, &q.path(), entries_per_file, disk)?;
             table
                 .entry(topic.clone())
                 .or_default()
@@ -247,17 +252,32 @@ fn load_cqs(root: &Path, entries_per_file: u64) -> Result<CqTable, StoreError> {
 impl MessageStore {
     /// Opens (recovering if needed) the store under `config.store_path_root_dir`.
     pub fn open(config: StoreConfig) -> Result<Arc<MessageStore>, StoreError> {
+        Self::open_on(config, Disk::default())
+    }
+
+    /// `open` with every durability operation going through `disk` (crash-image and
+    /// fault-injection tests).
+    pub fn open_on(config: StoreConfig, disk: Disk) -> Result<Arc<MessageStore>, StoreError> {
         let root = config.store_path_root_dir.clone();
-        std::fs::create_dir_all(&root).map_err(|e| StoreError::io(&root, e))?;
+        disk.create_dir_all(&root)
+            .map_err(|e| StoreError::io(&root, e))?;
         let lock_file = lock_store(&root)?;
-        let commit_log =
-            CommitLog::load(&config.commit_log_dir(), config.mapped_file_size_commit_log)?;
+        let commit_log = CommitLog::load(
+            &config.commit_log_dir(),
+            config.mapped_file_size_commit_log,
+            &disk,
+        )?;
         let index = IndexService::load(
             &root.join("index"),
             config.max_hash_slot_num,
             config.max_index_num,
+            &disk,
         )?;
-        let cqs = load_cqs(&root, config.mapped_file_size_consume_queue_entries.max(1))?;
+        let cqs = load_cqs(
+            &root,
+            config.mapped_file_size_consume_queue_entries.max(1),
+            &disk,
+        )?;
         let inner = Arc::new(Inner {
             config,
             root,
@@ -276,12 +296,19 @@ impl MessageStore {
             any_topic_fence: AtomicBool::new(false),
             probe: RwLock::new(Arc::new(SystemProbe)),
             disk: DiskState::default(),
+            io: disk,
             lock_file: Mutex::new(Some(lock_file)),
         });
         inner.recover()?;
         inner.check_disk();
+        // The abort file must survive a power cut too, or the next start takes the crash for
+        // a clean stop and skips the checks a crash needs.
         let abort = inner.abort_path();
-        File::create(&abort).map_err(|e| StoreError::io(&abort, e))?;
+        inner
+            .io
+            .open_file(&abort)
+            .and_then(|_| inner.io.sync_dir(&inner.root))
+            .map_err(|e| StoreError::io(&abort, e))?;
         let store = Arc::new(MessageStore {
             threads: Mutex::new(crate::threads::spawn_all(&inner)?),
             inner,
@@ -324,7 +351,7 @@ impl MessageStore {
         inner.dispatch_available();
         let ok = inner.commit_log.flush().is_ok() && inner.flush_logics_and_checkpoint().is_ok();
         if ok {
-            let _ = std::fs::remove_file(inner.abort_path());
+            let _ = inner.io.remove_file(&inner.abort_path());
         } else {
             tracing::error!(
                 "flush at shutdown failed; leaving the abort file so the next start recovers"

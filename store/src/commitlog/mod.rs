@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
+use crate::disk::Disk;
 use crate::error::StoreError;
 use crate::mapped_file::{Allocation, MappedFile, MappedFileQueue};
 use std::sync::Arc;
@@ -50,11 +51,11 @@ pub(crate) struct CommitLog {
 }
 
 impl CommitLog {
-    pub(crate) fn load(dir: &Path, file_size: u64) -> Result<Self, StoreError> {
+    pub(crate) fn load(dir: &Path, file_size: u64, disk: &Disk) -> Result<Self, StoreError> {
         let size = usize::try_from(file_size)
             .map_err(|_| StoreError::MessageIllegal("commit log file size too large".into()))?;
         Ok(Self {
-            files: MappedFileQueue::load(dir, size, Allocation::Whole)?,
+            files: MappedFileQueue::load(dir, size, Allocation::Whole, disk)?,
             file_size,
             append: Mutex::new(AppendState::default()),
             max_offset: AtomicU64::new(0),

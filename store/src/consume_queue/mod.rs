@@ -2,7 +2,7 @@
 
 mod recovery;
 
-pub(crate) use recovery::EntryCheck;
+pub(crate) use recovery::DeepCheck;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::disk::Disk;
 use crate::error::StoreError;
 use crate::mapped_file::{Allocation, MappedFile, MappedFileQueue};
 
@@ -90,9 +91,14 @@ impl ConsumeQueue {
         queue_id: i32,
         dir: &Path,
         entries_per_file: u64,
+        disk: &Disk,
     ) -> Result<Self, StoreError> {
-        let files =
-            MappedFileQueue::load(dir, entries_per_file as usize * CQ_UNIT, Allocation::Chunks)?;
+        let files = MappedFileQueue::load(
+            dir,
+            entries_per_file as usize * CQ_UNIT,
+            Allocation::Chunks,
+            disk,
+        )?;
         Ok(Self {
             topic: topic.to_string(),
             queue_id,

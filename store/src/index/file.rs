@@ -6,12 +6,12 @@
 //! reader reaches entries only through slots and `prevIndex` links, which only name published
 //! entries, and entries never change once published (invariant I2).
 
-use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use memmap2::{MmapOptions, MmapRaw};
 
+use crate::disk::Disk;
 use crate::error::StoreError;
 
 pub(crate) const HEADER_LEN: usize = 40;
@@ -31,19 +31,19 @@ pub(crate) struct IndexFile {
     map: MmapRaw,
     slot_num: u32,
     index_num: u32,
+    disk: Disk,
 }
 
 impl IndexFile {
-    pub(crate) fn open(path: &Path, slot_num: u32, index_num: u32) -> Result<Self, StoreError> {
+    pub(crate) fn open(
+        path: &Path,
+        slot_num: u32,
+        index_num: u32,
+        disk: &Disk,
+    ) -> Result<Self, StoreError> {
         let size = HEADER_LEN + slot_num as usize * 4 + index_num as usize * ENTRY_LEN;
         let err = |e| StoreError::io(path, e);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(err)?;
+        let file = disk.open_file(path).map_err(err)?;
         let len = file.metadata().map_err(err)?.len();
         if len != size as u64 {
             if len != 0 {
@@ -52,12 +52,15 @@ impl IndexFile {
                     format!("index file is {len} bytes, expected {size}"),
                 )));
             }
-            file.set_len(size as u64).map_err(err)?;
+            disk.set_len(path, &file, size as u64).map_err(err)?;
             // Hash slots are written anywhere in the file: allocate all of it now (A1).
             if let Err(e) = crate::alloc::allocate(&file, path, 0, size as u64) {
-                let _ = std::fs::remove_file(path);
+                let _ = disk.remove_file(path);
                 return Err(e);
             }
+            disk.sync_file(path, &file).map_err(err)?;
+            disk.sync_dir(path.parent().unwrap_or(Path::new(".")))
+                .map_err(err)?;
         }
         let map = MmapOptions::new().len(size).map_raw(&file).map_err(err)?;
         let f = Self {
@@ -65,6 +68,7 @@ impl IndexFile {
             map,
             slot_num,
             index_num,
+            disk: disk.clone(),
         };
         if f.index_count() == 0 {
             f.u32_at(36).store(1u32.to_be(), Ordering::Release); // entry 0 is never used
@@ -128,6 +132,10 @@ impl IndexFile {
     }
     pub(crate) fn is_full(&self) -> bool {
         self.index_count() >= self.index_num
+    }
+    /// Entries that still fit.
+    pub(crate) fn room(&self) -> usize {
+        self.index_num.saturating_sub(self.index_count()) as usize
     }
     pub(crate) fn is_empty(&self) -> bool {
         self.index_count() <= 1
@@ -237,6 +245,7 @@ impl IndexFile {
     }
 
     pub(crate) fn flush(&self) -> std::io::Result<()> {
-        self.map.flush()
+        self.disk
+            .sync_range(&self.path, &self.map, 0, self.map.len())
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::disk::Disk;
 use crate::error::StoreError;
 use file::{key_hash, IndexFile};
 
@@ -29,6 +30,7 @@ pub(crate) struct IndexService {
     write: Mutex<()>,
     /// An index file was unusable at open: all were dropped, recovery re-indexes the log.
     rebuild_all: AtomicBool,
+    disk: Disk,
 }
 
 /// `yyyyMMddHHmmssSSS` in UTC for a time in ms.
@@ -55,8 +57,14 @@ fn file_name_for(ms: i64) -> String {
 }
 
 impl IndexService {
-    pub(crate) fn load(dir: &Path, slot_num: u32, index_num: u32) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    pub(crate) fn load(
+        dir: &Path,
+        slot_num: u32,
+        index_num: u32,
+        disk: &Disk,
+    ) -> Result<Self, StoreError> {
+        disk.create_dir_all(dir)
+            .map_err(|e| StoreError::io(dir, e))?;
         let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| StoreError::io(dir, e))?
             .filter_map(Result::ok)
@@ -71,7 +79,7 @@ impl IndexService {
         let mut files = Vec::new();
         let mut damaged = false;
         for p in &names {
-            match IndexFile::open(p, slot_num.max(1), index_num.max(2)) {
+            match IndexFile::open(p, slot_num.max(1), index_num.max(2), disk) {
                 Ok(f) => files.push(Arc::new(f)),
                 Err(e) => {
                     tracing::warn!(error = %e, "unusable index file");
@@ -85,7 +93,7 @@ impl IndexService {
             tracing::warn!("dropping all index files; recovery rebuilds them from the commit log");
             files.clear();
             for p in &names {
-                let _ = std::fs::remove_file(p);
+                let _ = disk.remove_file(p);
             }
         }
         Ok(Self {
@@ -95,14 +103,20 @@ impl IndexService {
             files: RwLock::new(files),
             write: Mutex::new(()),
             rebuild_all: AtomicBool::new(damaged),
+            disk: disk.clone(),
         })
     }
 
-    fn writable_file(&self, now_ms: i64) -> Result<Arc<IndexFile>, StoreError> {
-        if let Some(f) = self.files.read().last() {
-            if !f.is_full() {
-                return Ok(f.clone());
+    /// The file to index a record with `need` keys into. A record's keys never straddle two
+    /// files, and a file is made durable in full before the next one gets an entry: after
+    /// power loss only the newest file can be incomplete (invariant I5).
+    fn writable_file(&self, now_ms: i64, need: usize) -> Result<Arc<IndexFile>, StoreError> {
+        let last = self.files.read().last().cloned();
+        if let Some(f) = last {
+            if f.room() >= need.max(1) || (f.is_empty() && !f.is_full()) {
+                return Ok(f);
             }
+            f.flush().map_err(|e| StoreError::io(f.path(), e))?;
         }
         let mut ms = now_ms;
         let path = loop {
@@ -112,7 +126,12 @@ impl IndexService {
             }
             ms += 1;
         };
-        let f = Arc::new(IndexFile::open(&path, self.slot_num, self.index_num)?);
+        let f = Arc::new(IndexFile::open(
+            &path,
+            self.slot_num,
+            self.index_num,
+            &self.disk,
+        )?);
         self.files.write().push(f.clone());
         Ok(f)
     }
@@ -144,14 +163,18 @@ impl IndexService {
         phy_offset: i64,
         store_ts: i64,
     ) -> Result<(), StoreError> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
         let _g = self.write.lock();
         if phy_offset <= self.end_phy_offset() {
             return Ok(()); // already indexed (re-dispatch)
         }
+        let mut f = self.writable_file(store_ts, hashes.len())?;
         for &h in hashes {
-            let mut f = self.writable_file(store_ts)?;
+            // Only a record with more keys than a whole file holds gets here full.
             if !f.put(h, phy_offset, store_ts) {
-                f = self.writable_file(store_ts)?;
+                f = self.writable_file(store_ts, 1)?;
                 f.put(h, phy_offset, store_ts);
             }
         }
@@ -189,7 +212,7 @@ impl IndexService {
         while files.len() > 1 {
             match files.first() {
                 Some(f) if f.end_phy_offset() < commit_log_min as i64 => {
-                    let _ = std::fs::remove_file(f.path());
+                    let _ = self.disk.remove_file(f.path());
                     files.remove(0);
                     n += 1;
                 }
@@ -197,6 +220,19 @@ impl IndexService {
             }
         }
         n
+    }
+
+    /// Recovery after a crash with records past the checkpoint: the newest file may hold
+    /// entries, slots or a header from after it in any mix (its pages reach the disk in any
+    /// order), so a slot could lead to an entry that never got there and lose the older
+    /// entries behind it. It is deleted; returns the offset to re-index from, the end of the
+    /// file before it, which is complete (I5).
+    pub(crate) fn drop_newest(&self) -> Option<u64> {
+        let mut files = self.files.write();
+        let newest = files.pop()?;
+        tracing::warn!(file = %newest.path().display(), "rebuilding the newest index file after a crash");
+        let _ = self.disk.remove_file(newest.path());
+        Some(files.last().map_or(0, |f| f.end_phy_offset().max(0) as u64))
     }
 
     /// Recovery: whether the index must be rebuilt from the start of the log (once).
@@ -215,7 +251,7 @@ impl IndexService {
             }
             tracing::warn!(file = %f.path().display(), "index file has entries past the log end; rebuilding it");
             redo = Some(f.begin_phy_offset().max(0) as u64);
-            let _ = std::fs::remove_file(f.path());
+            let _ = self.disk.remove_file(f.path());
             files.pop();
         }
         redo
