@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
 
-use ferrumq_store::{DiskFullPolicy, FlushDiskType, StoreConfig};
+use ferrumq_store::{DiskFullPolicy, FlushDiskType, RecoverCorruptPolicy, StoreConfig};
 
 use super::BrokerError;
 
@@ -303,6 +303,13 @@ impl BrokerConfig {
                     ))
                 })?
             }
+            "recoverCorruptPolicy" => {
+                s.recover_corrupt_policy = RecoverCorruptPolicy::parse(v).ok_or_else(|| {
+                    BrokerError::Config(format!(
+                        "recoverCorruptPolicy: unknown {v:?} (refuse or truncate)"
+                    ))
+                })?
+            }
             "maxHashSlotNum" => s.max_hash_slot_num = ranged(k, v, 1, 50_000_000)?,
             "maxIndexNum" => s.max_index_num = ranged(k, v, 2, 200_000_000)?,
             "messageIndexEnable" => s.message_index_enable = parse_bool(v),
@@ -396,6 +403,10 @@ impl BrokerConfig {
                 s.disk_space_clean_forcibly_ratio.to_string(),
             ),
             ("diskFullPolicy", s.disk_full_policy.name().to_string()),
+            (
+                "recoverCorruptPolicy",
+                s.recover_corrupt_policy.name().to_string(),
+            ),
         ];
         lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
     }
@@ -467,15 +478,23 @@ mod tests {
     #[test]
     fn disk_properties_and_trace_topic_are_checked() {
         let mut cfg = BrokerConfig::default();
-        let ok = "diskSpaceWarningLevelRatio=95\ndiskFullPolicy=deleteOldest\nmsgTraceTopicName=T1";
+        let ok = "diskSpaceWarningLevelRatio=95\ndiskFullPolicy=deleteOldest\nmsgTraceTopicName=T1\nrecoverCorruptPolicy=truncate";
         cfg.apply(&parse_properties(ok)).unwrap();
         assert_eq!(cfg.store.disk_space_warning_level_ratio, 95);
         assert_eq!(cfg.store.disk_full_policy, DiskFullPolicy::DeleteOldest);
+        assert_eq!(
+            cfg.store.recover_corrupt_policy,
+            RecoverCorruptPolicy::Truncate
+        );
+        assert!(cfg
+            .to_properties()
+            .contains("recoverCorruptPolicy=truncate"));
         assert!(cfg.to_properties().contains("diskFullPolicy=deleteOldest"));
         for bad in [
             "diskMaxUsedSpaceRatio=0",
             "diskSpaceWarningLevelRatio=101",
             "diskFullPolicy=panic",
+            "recoverCorruptPolicy=ignore",
             "msgTraceTopicName=TBW102",
             "msgTraceTopicName=SCHEDULE_TOPIC_XXXX",
             "msgTraceTopicName=bad name",

@@ -59,6 +59,8 @@ pub struct StoreConfig {
     pub disk_space_clean_forcibly_ratio: u32,
     /// diskFullPolicy: what a filling disk may cost (FerrumQ's; RocketMQ always deletes)
     pub disk_full_policy: DiskFullPolicy,
+    /// recoverCorruptPolicy: damage below the checkpoint stops the start (FerrumQ's)
+    pub recover_corrupt_policy: RecoverCorruptPolicy,
     /// maxHashSlotNum
     pub max_hash_slot_num: u32,
     /// maxIndexNum
@@ -100,6 +102,39 @@ impl DiskFullPolicy {
         match self {
             Self::Reject => "reject",
             Self::DeleteOldest => "deleteOldest",
+        }
+    }
+}
+
+/// What start-up does with a CommitLog that is damaged where the checkpoint says it was
+/// durable (a bad record in an early file, a gap between files, files missing): there, unlike
+/// in the tail a crash may leave unfinished, cutting the log would delete acknowledged
+/// messages (RocketMQ cuts silently).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecoverCorruptPolicy {
+    /// Refuse to start, naming the file and offset, so the operator can restore or copy
+    /// the files before anything is deleted.
+    #[default]
+    Refuse,
+    /// Cut the log at the damage, deleting everything after it, and start.
+    Truncate,
+}
+
+impl RecoverCorruptPolicy {
+    /// `refuse` or `truncate` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "refuse" => Some(Self::Refuse),
+            "truncate" => Some(Self::Truncate),
+            _ => None,
+        }
+    }
+
+    /// The property value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Refuse => "refuse",
+            Self::Truncate => "truncate",
         }
     }
 }
@@ -146,6 +181,7 @@ impl Default for StoreConfig {
             disk_space_warning_level_ratio: 90,
             disk_space_clean_forcibly_ratio: 85,
             disk_full_policy: DiskFullPolicy::Reject,
+            recover_corrupt_policy: RecoverCorruptPolicy::Refuse,
             max_hash_slot_num: 5_000_000,
             max_index_num: 20_000_000,
             message_index_enable: true,

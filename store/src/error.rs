@@ -51,6 +51,19 @@ pub enum StoreError {
         /// the configured limit
         limit_percent: u32,
     },
+    /// The CommitLog is damaged where the checkpoint says it was durable; with
+    /// `recoverCorruptPolicy=refuse` the store does not open rather than delete what follows.
+    #[error("commit log damaged at offset {offset} ({path}): {reason}; below the checkpoint's durable offset {durable}, so nothing was deleted. Restore the file, or set recoverCorruptPolicy=truncate to cut the log there (losing every message after it)")]
+    Corrupt {
+        /// the file holding the damage (or the one expected there)
+        path: PathBuf,
+        /// CommitLog offset of the damage
+        offset: u64,
+        /// what is wrong
+        reason: String,
+        /// the checkpoint's flushed offset
+        durable: u64,
+    },
 }
 
 impl StoreError {
@@ -73,7 +86,7 @@ impl StoreError {
             | Self::DiskFull { .. }
             | Self::NoSpace(_)
             | Self::QueueDeleted => PutStatus::ServiceNotAvailable,
-            Self::Io { .. } => PutStatus::UnknownError,
+            Self::Io { .. } | Self::Corrupt { .. } => PutStatus::UnknownError,
         }
     }
 }

@@ -27,7 +27,7 @@ mod store;
 mod threads;
 mod waiter;
 
-pub use config::{DiskFullPolicy, FlushDiskType, StoreConfig};
+pub use config::{DiskFullPolicy, FlushDiskType, RecoverCorruptPolicy, StoreConfig};
 pub use error::{RecordError, StoreError};
 pub use message::{
     decode_offset_msg_id, decode_record, encode_properties, java_string_hash, offset_msg_id,

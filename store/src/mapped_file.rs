@@ -352,6 +352,9 @@ impl MappedFileQueue {
         })
     }
 
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
     pub(crate) fn snapshot(&self) -> Vec<Arc<MappedFile>> {
         self.files.read().clone()
     }

@@ -4,6 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use crate::checkpoint::Checkpoint;
+use crate::commitlog::RecoverLimits;
 use crate::consume_queue::{ConsumeQueue, CqEntry, DeepCheck};
 use crate::error::StoreError;
 use crate::message::decode_record;
@@ -48,9 +49,14 @@ impl Inner {
         if crashed {
             tracing::warn!(root = %self.root.display(), "abort file present: last exit was a crash; recovering");
         }
-        let end = self
-            .commit_log
-            .recover(start_index, self.config.check_crc_on_recover)?;
+        let end = self.commit_log.recover(
+            start_index,
+            RecoverLimits {
+                check_crc: self.config.check_crc_on_recover,
+                durable_end: cp.map_or(0, |c| c.commit_log_flushed_offset),
+                policy: self.config.recover_corrupt_policy,
+            },
+        )?;
         let min = self.commit_log.min_offset();
         let mut from = cp.map_or(min, |c| c.dispatched_offset).min(end);
         // Entries for records below this were flushed before the checkpoint was written.

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 pub(crate) use append::{now_ms, AppendRequest};
 pub(crate) use read::NextRecord;
+pub(crate) use recovery::RecoverLimits;
 
 /// Per topic, per queue: the next queue offset to assign.
 pub(crate) type QueueOffsetTable = HashMap<String, HashMap<i32, i64>>;

@@ -2,9 +2,12 @@
 
 use std::sync::atomic::Ordering;
 
+use crate::config::RecoverCorruptPolicy;
 use crate::error::StoreError;
 use crate::mapped_file::MappedFile;
-use crate::message::{decode_record_checked, peek_header, RecordError, MAGIC_BLANK};
+use crate::message::{
+    decode_record_checked, peek_header, validate_topic, DecodedRecord, RecordError, MAGIC_BLANK,
+};
 
 use super::CommitLog;
 
@@ -12,35 +15,75 @@ use super::CommitLog;
 enum FileEnd {
     /// reached a blank marker or the end of the file: continue with the next file
     Continue,
-    /// first invalid position in the file
-    Stop(usize),
+    /// first invalid position in the file, and why
+    Stop(usize, String),
+}
+
+/// What recovery may cut.
+#[derive(Clone, Copy)]
+pub(crate) struct RecoverLimits {
+    pub check_crc: bool,
+    /// the checkpoint's flushed offset: everything below was durable
+    pub durable_end: u64,
+    pub policy: RecoverCorruptPolicy,
 }
 
 impl CommitLog {
     /// Validates records from the start of file `start_index` (earlier files are trusted),
     /// truncates after the last valid record (zeroing the rest, invariant R2), deletes later
-    /// files, and returns the end offset.
-    pub(crate) fn recover(&self, start_index: usize, check_crc: bool) -> Result<u64, StoreError> {
+    /// files, and returns the end offset. Damage below `limits.durable_end` is not a crash's
+    /// unfinished tail: with `RecoverCorruptPolicy::Refuse` it fails the open instead (R3).
+    pub(crate) fn recover(
+        &self,
+        start_index: usize,
+        limits: RecoverLimits,
+    ) -> Result<u64, StoreError> {
         let files = self.files.snapshot();
         let start_index = start_index.min(files.len().saturating_sub(1));
         let mut end = files.get(start_index).map_or(0, |f| f.start_offset());
         for f in files.iter().take(start_index) {
             f.set_recovered_pos(f.size());
         }
+        let mut damage: Option<(std::path::PathBuf, String)> = None;
         for f in files.iter().skip(start_index) {
             if f.start_offset() != end {
-                tracing::warn!(file = %f.path().display(), expected = end, "gap in commit log files; cutting here");
+                damage = Some((
+                    f.path().to_path_buf(),
+                    format!("gap in commit log files: expected a file at {end}"),
+                ));
                 break;
             }
             // Publish the whole file to the walk; no reader exists yet during recovery.
             f.set_recovered_pos(f.size());
-            match walk_file(f, check_crc) {
+            match walk_file(f, limits.check_crc) {
                 FileEnd::Continue => end = f.end_offset(),
-                FileEnd::Stop(pos) => {
+                FileEnd::Stop(pos, why) => {
                     end = f.start_offset() + pos as u64;
+                    damage = Some((f.path().to_path_buf(), why));
                     break;
                 }
             }
+        }
+        if end < limits.durable_end {
+            let (path, reason) = damage.unwrap_or_else(|| {
+                (
+                    self.files.dir().join(crate::mapped_file::file_name(end)),
+                    "commit log file missing".into(),
+                )
+            });
+            if limits.policy == RecoverCorruptPolicy::Refuse {
+                return Err(StoreError::Corrupt {
+                    path,
+                    offset: end,
+                    reason,
+                    durable: limits.durable_end,
+                });
+            }
+            tracing::error!(file = %path.display(), offset = end, reason = %reason, durable = limits.durable_end,
+                "recoverCorruptPolicy=truncate: cutting the commit log below the checkpoint; the messages after it are lost");
+        } else if let Some((path, reason)) = damage {
+            tracing::warn!(file = %path.display(), offset = end, reason = %reason,
+                "unfinished tail after the last durable record; cutting the commit log here");
         }
         self.cut_at(end)?;
         self.max_offset.store(end, Ordering::Release);
@@ -86,45 +129,59 @@ impl CommitLog {
     }
 }
 
+/// Why a record that decodes (and whose body CRC matches) still cannot be kept: the CRC
+/// covers only the body, so damage to the header or properties shows only here.
+fn invalid_record(rec: &DecodedRecord<'_>, at: u64) -> Option<String> {
+    if rec.physical_offset != at as i64 {
+        return Some(format!(
+            "record's physical offset field says {}",
+            rec.physical_offset
+        ));
+    }
+    if validate_topic(rec.topic).is_err() {
+        return Some("record has an illegal topic name".into());
+    }
+    if !(0..crate::put::MAX_QUEUE_ID).contains(&rec.queue_id) || rec.queue_offset < 0 {
+        return Some(format!(
+            "record has queue id {} / queue offset {}",
+            rec.queue_id, rec.queue_offset
+        ));
+    }
+    if rec.properties.len() > crate::message::MAX_PROPERTIES_LEN {
+        return Some("record's properties are too long".into());
+    }
+    None
+}
+
 /// Walks one file's records from position 0.
 fn walk_file(f: &MappedFile, check_crc: bool) -> FileEnd {
     let mut pos = 0usize;
     loop {
         let Some(rest) = f.read(pos, f.size() - pos) else {
-            return FileEnd::Stop(pos);
+            return FileEnd::Stop(pos, "record runs past the file".into());
         };
         if rest.len() < 8 {
             return if rest.is_empty() {
                 FileEnd::Continue
             } else {
-                FileEnd::Stop(pos)
+                FileEnd::Stop(pos, "partial record header at the end of the file".into())
             };
         }
         match decode_record_checked(rest, check_crc) {
-            Ok(rec) if rec.physical_offset == (f.start_offset() + pos as u64) as i64 => {
-                pos += rec.total_size;
-            }
-            Ok(rec) => {
-                tracing::warn!(file = %f.path().display(), pos, stored = rec.physical_offset,
-                    "record's physical offset field does not match its position; cutting here");
-                return FileEnd::Stop(pos);
-            }
+            Ok(rec) => match invalid_record(&rec, f.start_offset() + pos as u64) {
+                None => pos += rec.total_size,
+                Some(why) => return FileEnd::Stop(pos, why),
+            },
             Err(RecordError::Blank) => {
                 return match peek_header(rest) {
                     Ok((size, _)) if size as usize == rest.len() => FileEnd::Continue,
-                    _ => {
-                        tracing::warn!(file = %f.path().display(), pos, "blank marker with wrong size; cutting here");
-                        FileEnd::Stop(pos)
-                    }
+                    _ => FileEnd::Stop(pos, "blank marker with the wrong size".into()),
                 };
             }
             Err(RecordError::BadMagic(0)) if rest.iter().take(8).all(|b| *b == 0) => {
-                return FileEnd::Stop(pos); // clean end of written data
+                return FileEnd::Stop(pos, "end of written data".into());
             }
-            Err(e) => {
-                tracing::warn!(file = %f.path().display(), pos, error = %e, "corrupt record; cutting the log here");
-                return FileEnd::Stop(pos);
-            }
+            Err(e) => return FileEnd::Stop(pos, format!("corrupt record: {e}")),
         }
     }
 }
