@@ -284,6 +284,12 @@ impl MessageStore {
                 // Under the append lock: no record of a recreated topic exists yet.
                 inner.topic_fences.lock().insert(t.clone(), fence);
                 inner.any_topic_fence.store(true, Ordering::Release);
+                // Saved before the folder moves: a restart must know the fence whenever it
+                // could re-dispatch the old records (P2).
+                let mut saved = inner.saved_fences.lock();
+                saved.insert(t.clone(), fence);
+                crate::fences::store(&inner.root, &inner.io, &saved);
+                drop(saved);
                 if let Some(queues) = inner.cqs.write().remove(t.as_str()) {
                     for cq in queues.values() {
                         cq.retire();

@@ -15,6 +15,7 @@ mod consume_queue;
 pub mod disk;
 mod dispatch;
 pub mod error;
+mod fences;
 mod flush;
 mod get;
 mod index;

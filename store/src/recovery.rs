@@ -74,6 +74,7 @@ impl Inner {
                 from = from.min(redo);
             }
         }
+        self.drop_fenced_queues();
         if let Some(redo) = self.index.truncate_after(end) {
             from = from.min(redo);
         }

@@ -97,6 +97,9 @@ pub(crate) struct Inner {
     /// (DESIGN.md P2); dropped once dispatching passes it
     pub topic_fences: Mutex<HashMap<String, u64>>,
     pub any_topic_fence: AtomicBool,
+    /// the fences saved in `topicfences`: kept until a checkpoint's dispatched offset passes
+    /// them, since a restart re-dispatches from there
+    pub saved_fences: Mutex<HashMap<String, u64>>,
     /// why dispatching is stalled on a record (a write that failed and is being retried)
     pub dispatch_error: Mutex<Option<String>>,
     pub probe: RwLock<Arc<dyn RetentionProbe>>,
@@ -187,7 +190,36 @@ impl Inner {
             commit_log_flushed_offset: cl_flushed,
             dispatched_offset: dispatched,
         }
-        .store(&self.checkpoint_path(), &self.io)
+        .store(&self.checkpoint_path(), &self.io)?;
+        let mut saved = self.saved_fences.lock();
+        let before = saved.len();
+        saved.retain(|_, fence| *fence > dispatched);
+        if saved.len() != before {
+            crate::fences::store(&self.root, &self.io, &saved);
+        }
+        Ok(())
+    }
+
+    /// After a crash: a queue of a fenced topic whose first entry lies below the fence is the
+    /// deleted incarnation (the folder's rename did not reach the disk); finish deleting it.
+    pub(crate) fn drop_fenced_queues(&self) {
+        let fences = self.topic_fences.lock().clone();
+        let mut table = self.cqs.write();
+        for (topic, fence) in &fences {
+            let Some(queues) = table.get_mut(topic) else {
+                continue;
+            };
+            queues.retain(|queue_id, cq| {
+                let old = cq
+                    .entry(cq.min_offset())
+                    .is_some_and(|e| (e.physical_offset as u64) < *fence);
+                if old {
+                    cq.retire();
+                    let _ = self.io.remove_dir_all(&self.cq_dir(topic, *queue_id));
+                }
+                !old
+            });
+        }
     }
 }
 
@@ -273,6 +305,7 @@ impl MessageStore {
             config.max_index_num,
             &disk,
         )?;
+        let fences = crate::fences::load(&root);
         let cqs = load_cqs(
             &root,
             config.mapped_file_size_consume_queue_entries.max(1),
@@ -292,8 +325,9 @@ impl MessageStore {
             dispatcher: OnceLock::new(),
             dispatch_paused: AtomicBool::new(false),
             dispatch_error: Mutex::new(None),
-            topic_fences: Mutex::new(HashMap::new()),
-            any_topic_fence: AtomicBool::new(false),
+            any_topic_fence: AtomicBool::new(!fences.is_empty()),
+            topic_fences: Mutex::new(fences.clone()),
+            saved_fences: Mutex::new(fences),
             probe: RwLock::new(Arc::new(SystemProbe)),
             disk: DiskState::default(),
             io: disk,
