@@ -178,3 +178,62 @@ fn dispatcher_stalls_on_a_failed_queue_write_and_resumes() {
     }
     store.shutdown();
 }
+
+/// Retention on a real nearly-full file system (the ratio as `statvfs` reports it, no probe):
+/// with the default `diskFullPolicy=reject` no unexpired CommitLog file is deleted however
+/// full the disk is; sends are refused above diskSpaceWarningLevelRatio and accepted again
+/// once space is freed. The same disk with `deleteOldest` does delete the oldest file (so the
+/// first half proves something).
+#[test]
+fn nearly_full_real_disk_keeps_unexpired_files_unless_delete_oldest() {
+    let base = tempfile::tempdir().unwrap();
+    let mnt = base.path().join("disk");
+    let Some(_fs) = Tmpfs::mount(&mnt, 4 * 1024 * 1024) else {
+        println!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let root = mnt.join("store");
+    let mut cfg = small_config(&root);
+    cfg.mapped_file_size_commit_log = 64 * 1024;
+    cfg.file_reserved_time_hours = 72; // nothing is expired
+    cfg.delete_when = "99".into(); // never the delete hour
+    let store = open(&cfg);
+    for i in 0..200 {
+        put(&store, msg("Keep", 0, format!("k{i:05}").repeat(100)));
+    }
+    store.debug_wait_dispatched();
+    let files = |root: &Path| std::fs::read_dir(root.join("commitlog")).unwrap().count();
+    let before = files(&root);
+    assert!(before >= 4, "{before} commit log files");
+    let filler = fill_disk(&mnt);
+
+    let report = store.run_retention();
+    assert_eq!(
+        report.commit_log_files, 0,
+        "reject deletes no unexpired file"
+    );
+    assert_eq!(files(&root), before);
+    let err = store
+        .put_message(msg("Keep", 0, "refused"))
+        .expect_err("a full disk refuses sends");
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(read_all_bodies(&store, "Keep", 0).len(), 200, "reads go on");
+
+    std::fs::remove_file(&filler).unwrap();
+    store.run_retention(); // the periodic disk check, run now
+    put(&store, msg("Keep", 0, "accepted again"));
+    store.shutdown();
+    drop(store);
+
+    let filler = fill_disk(&mnt);
+    cfg.disk_full_policy = ferrumq_store::DiskFullPolicy::DeleteOldest;
+    let store = open(&cfg);
+    let report = store.run_retention();
+    assert!(
+        report.commit_log_files > 0,
+        "deleteOldest deletes unexpired files on the same disk"
+    );
+    assert!(files(&root) < before);
+    std::fs::remove_file(&filler).unwrap();
+    store.shutdown();
+}
