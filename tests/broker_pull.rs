@@ -3,7 +3,6 @@
 
 mod broker_util;
 
-use std::time::Duration;
 
 use broker_util::*;
 use ferrumq::protocol::RequestCode;
@@ -110,7 +109,7 @@ async fn long_poll_is_answered_by_a_send() {
     let client = c.client.clone();
     let addr = c.addr();
     let held = tokio::spawn(async move { client.invoke(&addr, pull, TIMEOUT * 3).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    c.wait_suspended(1).await;
     assert!(!held.is_finished(), "the pull was not suspended");
     assert_eq!(c.send_to("T_lp", 0, "", b"second").await.code, 0);
     let p = held.await.unwrap().unwrap();

@@ -31,6 +31,8 @@ pub(crate) struct FlushService {
     pub(crate) fail_next: AtomicBool,
     /// test hook: sleep this long (ms) before each flush
     pub(crate) stall_ms: AtomicU64,
+    /// test hook: flush rounds that began their stall
+    pub(crate) stalled_rounds: AtomicU64,
     /// metrics: flushes done, time spent in them, waiters completed
     pub(crate) flush_count: AtomicU64,
     pub(crate) flush_time_us: AtomicU64,
@@ -117,6 +119,7 @@ impl Inner {
     fn flush_once(&self) -> std::io::Result<u64> {
         let stall = self.flush.stall_ms.load(Ordering::Relaxed);
         if stall > 0 {
+            self.flush.stalled_rounds.fetch_add(1, Ordering::AcqRel);
             std::thread::sleep(Duration::from_millis(stall));
         }
         // Only a flush with bytes to write takes the injected failure: an idle periodic flush

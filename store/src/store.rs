@@ -428,6 +428,21 @@ impl MessageStore {
         self.inner.flush.stall_ms.store(ms, Ordering::Release);
     }
 
+    /// Blocks until a flush round has begun sleeping for the stall (it reads what to flush
+    /// only after the sleep, so a put made now waits for the whole stall).
+    pub fn debug_wait_flush_stalled(&self) {
+        let seen = self.inner.flush.stalled_rounds.load(Ordering::Acquire);
+        self.inner.flush.wake_all();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.inner.flush.stalled_rounds.load(Ordering::Acquire) == seen {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no flush round began within 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
     /// Pauses or resumes the dispatcher thread (benchmarks).
     pub fn debug_pause_dispatch(&self, paused: bool) {
         self.inner.dispatch_paused.store(paused, Ordering::Release);

@@ -44,7 +44,7 @@ fn stalled_flush_times_out_but_keeps_the_record() {
     cfg.sync_flush_timeout_ms = 30;
     let store = open(&cfg);
     store.debug_set_flush_stall_ms(400);
-    std::thread::sleep(std::time::Duration::from_millis(60)); // let the flusher pick up the stall
+    store.debug_wait_flush_stalled();
     let (_, w) = store.put_message(msg("Slow", 0, "x")).unwrap();
     assert_eq!(w.wait_blocking(), PutStatus::FlushDiskTimeout);
     store.debug_set_flush_stall_ms(0);

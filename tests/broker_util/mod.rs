@@ -157,6 +157,25 @@ impl Cluster {
         panic!("{topic}/{queue_id} never reached offset {n}");
     }
 
+    /// Waits (bounded) until the broker holds `n` suspended pulls (runtime info
+    /// `pullSuspendedCount`): an event to wait on instead of a guessed sleep.
+    pub async fn wait_suspended(&self, n: usize) {
+        for _ in 0..500 {
+            let r = self
+                .call(request(RequestCode::GetBrokerRuntimeInfo, &[]))
+                .await;
+            let kv: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            let held = kv["table"]["pullSuspendedCount"]
+                .as_str()
+                .and_then(|v| v.parse::<usize>().ok());
+            if held == Some(n) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the broker never held {n} suspended pulls");
+    }
+
     /// Whether the NameServer has a route for `topic`.
     pub async fn route_exists(&self, topic: &str) -> bool {
         let req = request(RequestCode::GetRouteinfoByTopic, &[("topic", topic)]);
