@@ -3,7 +3,6 @@
 
 mod broker_util;
 
-
 use broker_util::*;
 use ferrumq::protocol::RequestCode;
 use ferrumq_store::message::decode_records;

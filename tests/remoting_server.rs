@@ -23,8 +23,21 @@ const ORDERED: RequestCode = RequestCode::Unknown(1005);
 /// Answers with a body of `bytes` bytes.
 const BIG: RequestCode = RequestCode::Unknown(1006);
 
+/// Polls `cond` until it holds (bounded): waiting for an event, not for a guessed time.
+async fn wait_until(cond: impl Fn() -> bool) {
+    for _ in 0..1_000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("condition not reached within 5 s");
+}
+
 #[derive(Default)]
 struct TestProcessor {
+    /// SLEEP requests that reached the processor (tests wait on it instead of sleeping)
+    sleeps_started: AtomicUsize,
     oneway_seen: AtomicUsize,
     closed: AtomicUsize,
     oneway_order: Arc<std::sync::Mutex<Vec<String>>>,
@@ -37,15 +50,18 @@ impl RequestProcessor for TestProcessor {
         req: RemotingCommand,
     ) -> BoxFuture<'static, Option<RemotingCommand>> {
         match req.request_code() {
-            SLEEP => Box::pin(async move {
-                let ms: u64 = req
-                    .ext_fields
-                    .get("ms")
-                    .and_then(|m| m.parse().ok())
-                    .unwrap_or(0);
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-                Some(req.response_to(ResponseCode::Success, req.ext_fields.get("id").cloned()))
-            }),
+            SLEEP => {
+                self.sleeps_started.fetch_add(1, Ordering::SeqCst);
+                Box::pin(async move {
+                    let ms: u64 = req
+                        .ext_fields
+                        .get("ms")
+                        .and_then(|m| m.parse().ok())
+                        .unwrap_or(0);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Some(req.response_to(ResponseCode::Success, req.ext_fields.get("id").cloned()))
+                })
+            }
             ONEWAY => {
                 self.oneway_seen.fetch_add(1, Ordering::SeqCst);
                 Box::pin(async { None })
@@ -430,7 +446,7 @@ async fn graceful_shutdown_drains_in_flight_requests() {
         c2.invoke(&addr, sleep_req(300, "late"), Duration::from_secs(5))
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_until(|| p.sleeps_started.load(Ordering::SeqCst) == 1).await;
     server.shutdown().await;
     let r = pending.await.unwrap().unwrap();
     assert_eq!(r.remark.as_deref(), Some("late"));
@@ -481,8 +497,7 @@ async fn many_idle_connections_do_not_stop_service_and_get_closed() {
             "idle connection closed after idle_timeout"
         );
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(p.closed.load(Ordering::SeqCst) >= 2000);
+    wait_until(|| p.closed.load(Ordering::SeqCst) >= 2000).await;
     server.shutdown().await;
 }
 
@@ -592,7 +607,7 @@ async fn truncated_frame_then_eof_closes_quietly() {
     s.write_all(&frame[..frame.len() / 2]).await.unwrap();
     s.shutdown().await.unwrap();
     assert!(is_closed(&mut s).await);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_until(|| p.closed.load(Ordering::SeqCst) >= 1).await;
     assert_eq!(p.closed.load(Ordering::SeqCst), 1);
     let _ = Bytes::new();
     server.shutdown().await;
