@@ -59,6 +59,27 @@ impl Inner {
         )?;
         let min = self.commit_log.min_offset();
         let mut from = cp.map_or(min, |c| c.dispatched_offset).min(end);
+        // Before recovery cuts or deletes ConsumeQueue or index entries, the checkpoint on
+        // disk is lowered to where re-dispatch must start: a second crash before the redone
+        // entries reach the disk then redoes them again, instead of trusting the old
+        // checkpoint past the hole (D3).
+        let on_disk = std::cell::Cell::new(cp);
+        let lower = |to: u64| {
+            let Some(mut c) = on_disk.get() else {
+                return; // no checkpoint: a restart re-dispatches from the first file anyway
+            };
+            if c.dispatched_offset <= to {
+                return;
+            }
+            c.dispatched_offset = to;
+            c.commit_log_flushed_offset = c.commit_log_flushed_offset.min(end);
+            if let Err(e) = c.store(&self.checkpoint_path(), &self.io) {
+                tracing::error!(error = %e, "cannot lower the checkpoint before recovery cuts");
+            }
+            on_disk.set(Some(c));
+        };
+        // Records past the recovered end are gone: the next appends reuse their offsets.
+        lower(end);
         // Entries for records below this were flushed before the checkpoint was written.
         let flushed_below = cp.map_or(0, |c| c.commit_log_flushed_offset.min(c.dispatched_offset));
         for cq in self.all_cqs() {
@@ -70,20 +91,20 @@ impl Inner {
                 durable_below: flushed_below,
                 log_min: min,
             });
-            if let Some(redo) = cq.recover(end, min, deep)? {
+            if let Some(redo) = cq.recover(end, min, deep, &lower)? {
                 from = from.min(redo);
             }
         }
         self.drop_fenced_queues();
-        if let Some(redo) = self.index.truncate_after(end) {
+        if let Some(redo) = self.index.truncate_after(end, &lower) {
             from = from.min(redo);
         }
         if crashed && cp.is_none_or(|c| c.dispatched_offset < end) {
-            if let Some(redo) = self.index.drop_newest() {
+            if let Some(redo) = self.index.drop_newest(&lower) {
                 from = from.min(redo);
             }
         }
-        if self.index.take_rebuild_all() {
+        if self.index.take_rebuild_all(&|| lower(min)) {
             from = min; // ConsumeQueue entries already there are kept as they are
         }
         let from = from.max(min);

@@ -8,7 +8,10 @@
 //!   queue offset and physical offset, and findable by key;
 //! - every queue reads contiguously from 0 to its max, and each record in it is the one that
 //!   was sent to that queue offset (no hole, no ghost, no mix-up);
-//! - a new message can be appended at the next queue offset and read back.
+//! - a new message can be appended at the next queue offset and read back;
+//! - for some torn images, a second power cut at every sync point of the recovery and of a
+//!   few appends after it loses neither the first image's durable records nor the new
+//!   acknowledged ones.
 //!
 //! `FERRUMQ_CRASH_SEEDS=N` runs N seeds per mode instead of the fast slice (the long run);
 //! `FERRUMQ_CRASH_KEEP=<dir>` copies a failing image there and prints the events before it.
@@ -170,38 +173,47 @@ fn run_workload(root: &Path, mode: FlushDiskType, seed: u64, ops: usize) -> Work
     w
 }
 
-/// Checks one image; returns an error naming what is wrong.
-fn check_image(
-    dir: &Path,
-    mode: FlushDiskType,
-    seed: u64,
-    w: &Workload,
+/// Which records an image after `at` events must hold: acknowledged before it (SYNC_FLUSH)
+/// or below a flushed offset the store reported before it.
+fn required_at(
+    acked: &[(usize, QueueKey)],
+    flushed: &[(usize, i64)],
+    sent: &HashMap<QueueKey, Sent>,
     at: usize,
-) -> Result<(), String> {
-    let store = MessageStore::open(config(dir, mode, seed)).map_err(|e| format!("open: {e}"))?;
-    let flushed = w
-        .flushed
+) -> Vec<QueueKey> {
+    let flushed = flushed
         .iter()
         .filter(|(p, _)| *p <= at)
         .map(|(_, f)| *f)
         .max()
         .unwrap_or(0);
-    let mut required: Vec<&QueueKey> = w
-        .acked
+    let mut required: Vec<QueueKey> = acked
         .iter()
         .filter(|(p, _)| *p <= at)
-        .map(|(_, k)| k)
+        .map(|(_, k)| k.clone())
         .collect();
     required.extend(
-        w.sent
-            .iter()
+        sent.iter()
             .filter(|(_, s)| s.end_offset <= flushed)
-            .map(|(k, _)| k),
+            .map(|(k, _)| k.clone()),
     );
+    required
+}
 
+/// Opens an image (through `disk`) and checks it; returns the open store.
+fn open_and_check(
+    dir: &Path,
+    mode: FlushDiskType,
+    seed: u64,
+    disk: Disk,
+    sent: &HashMap<QueueKey, Sent>,
+    required: &[QueueKey],
+) -> Result<Arc<MessageStore>, String> {
+    let store =
+        MessageStore::open_on(config(dir, mode, seed), disk).map_err(|e| format!("open: {e}"))?;
     // Every queue, read from 0: contiguous, each record the one sent there.
     let mut present: BTreeMap<QueueKey, i64> = BTreeMap::new();
-    let mut queues: Vec<(String, i32)> = w.sent.keys().map(|(t, q, _)| (t.clone(), *q)).collect();
+    let mut queues: Vec<(String, i32)> = sent.keys().map(|(t, q, _)| (t.clone(), *q)).collect();
     queues.sort();
     queues.dedup();
     for (topic, queue) in &queues {
@@ -222,8 +234,7 @@ fn check_image(
             for m in &r.messages {
                 let rec = decode_record(m).map_err(|e| format!("{topic}-{queue}@{offset}: {e}"))?;
                 let key = (topic.clone(), *queue, offset);
-                let sent = w
-                    .sent
+                let sent = sent
                     .get(&key)
                     .ok_or_else(|| format!("{key:?}: a record nobody sent"))?;
                 if rec.topic != topic
@@ -254,11 +265,11 @@ fn check_image(
             }
         }
     }
-    for key in &required {
-        if !present.contains_key(*key) {
+    for key in required {
+        if !present.contains_key(key) {
             return Err(format!("{key:?}: durable (acked or flushed) but lost"));
         }
-        let sent = &w.sent[*key];
+        let sent = &sent[key];
         let found = store.query_message(&key.0, &sent.key, 4, 0, i64::MAX);
         let hit = found
             .messages
@@ -269,24 +280,164 @@ fn check_image(
             return Err(format!("{key:?}: not found by key {}", sent.key));
         }
     }
-    // The store takes new messages at the next offsets.
-    let max = store.max_offset_in_queue("TopicA", 0);
-    let (r, waiter) = store
-        .put_message(common::msg("TopicA", 0, &b"after-crash"[..]))
-        .map_err(|e| format!("append after recovery: {e}"))?;
-    if waiter.wait_blocking() != PutStatus::PutOk || r.queue_offset != max {
-        return Err(format!(
-            "append after recovery got queue offset {}, max was {max}",
-            r.queue_offset
-        ));
+    Ok(store)
+}
+
+/// Appends `n` messages to TopicA-0 after recovery: they must take the next queue offsets.
+/// Adds them to `sent`; returns (acked, flushed) positions as `run_workload` does.
+#[allow(clippy::type_complexity)]
+fn append_after_recovery(
+    store: &MessageStore,
+    mode: FlushDiskType,
+    rec: Option<&Recorder>,
+    n: usize,
+    sent: &mut HashMap<QueueKey, Sent>,
+) -> Result<(Vec<(usize, QueueKey)>, Vec<(usize, i64)>), String> {
+    let (mut acked, mut flushed) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        store.debug_wait_dispatched();
+        let max = store.max_offset_in_queue("TopicA", 0);
+        let key = format!("after-crash-{i}");
+        let body = Bytes::from(key.clone().into_bytes());
+        let mut m = common::msg("TopicA", 0, body.clone());
+        m.properties = properties(&key);
+        let (r, waiter) = store
+            .put_message(m)
+            .map_err(|e| format!("append after recovery: {e}"))?;
+        if r.queue_offset != max {
+            return Err(format!(
+                "append after recovery got queue offset {}, max was {max}",
+                r.queue_offset
+            ));
+        }
+        let qk = ("TopicA".to_string(), 0, r.queue_offset);
+        sent.insert(
+            qk.clone(),
+            Sent {
+                body,
+                key,
+                physical_offset: r.physical_offset,
+                end_offset: r.physical_offset + r.wrote_bytes as i64,
+            },
+        );
+        if waiter.wait_blocking() != PutStatus::PutOk {
+            return Err("append after recovery not acknowledged".into());
+        }
+        if let Some(rec) = rec {
+            if mode == FlushDiskType::SyncFlush {
+                acked.push((rec.position(), qk));
+            }
+            let f = store.commit_log_flushed_offset();
+            flushed.push((rec.position(), f));
+        }
     }
     store.debug_wait_dispatched();
-    let back = store.get_message("TopicA", 0, max, 1, usize::MAX, &|_| true);
+    let max = store.max_offset_in_queue("TopicA", 0);
+    let back = store.get_message("TopicA", 0, max - 1, 1, usize::MAX, &|_| true);
     if back.messages.len() != 1 {
         return Err(format!("appended message not readable: {:?}", back.status));
     }
+    Ok((acked, flushed))
+}
+
+/// A second power cut, during and after the recovery of a first-crash image: the recovery
+/// and a few appends after it are recorded, and every image of that is checked with what
+/// the first image had to hold plus what was acknowledged since (R2's fsynced cut: stale
+/// records past it must not come back behind the new ones). Returns images checked.
+fn check_second_crash(
+    image: &Path,
+    mode: FlushDiskType,
+    seed: u64,
+    sent: &HashMap<QueueKey, Sent>,
+    required: &[QueueKey],
+) -> Result<usize, String> {
+    let live = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", image.display()))
+        .arg(live.path())
+        .status()
+        .map_err(|e| e.to_string())?;
+    assert!(status.success());
+    let rec = Arc::new(Recorder::from_existing(live.path()));
+    let baseline = rec.position();
+    let mut sent2 = sent.clone();
+    let store = open_and_check(
+        live.path(),
+        mode,
+        seed,
+        Disk::observed(rec.clone()),
+        sent,
+        required,
+    )?;
+    // Keys of records the recovery cut are reused by the appends.
+    let (acked, flushed) = append_after_recovery(&store, mode, Some(&rec), 3, &mut sent2)?;
+    drop(store);
+    let new_keys: HashMap<QueueKey, Sent> = sent2
+        .iter()
+        .filter(|(_, s)| s.key.starts_with("after-crash-"))
+        .map(|(k, s)| (k.clone(), s.clone()))
+        .collect();
+    let scratch = tempfile::tempdir().unwrap();
+    let mut replay = Replay::default();
+    let mut checked = 0;
+    for (i, ev) in rec.events().iter().enumerate() {
+        replay.apply(ev);
+        if i + 1 <= baseline || !ev.is_sync() {
+            continue;
+        }
+        let dir = scratch.path().join(format!("second{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        replay.materialise(&dir, Tear::None).unwrap();
+        let mut req = required.to_vec();
+        req.extend(required_at(&acked, &flushed, &new_keys, i + 1));
+        let store = match open_and_check(&dir, mode, seed, Disk::default(), &sent2, &req) {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(keep) = std::env::var_os("FERRUMQ_CRASH_KEEP") {
+                    let keep = std::path::PathBuf::from(keep).join("second");
+                    let _ = std::fs::remove_dir_all(&keep);
+                    std::fs::create_dir_all(&keep).unwrap();
+                    let _ = std::process::Command::new("cp")
+                        .arg("-a")
+                        .arg(&dir)
+                        .arg(&keep)
+                        .status();
+                    for (j, e) in rec.events().iter().enumerate().take(i + 1) {
+                        eprintln!("second ev {j}: {}", crash::describe(e));
+                    }
+                }
+                return Err(format!("second crash after {} of its events: {e}", i + 1));
+            }
+        };
+        store.shutdown();
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+        checked += 1;
+    }
+    Ok(checked)
+}
+
+/// Checks one image: opens, checks, appends, and for some images a second power cut.
+/// Returns the images checked, or what is wrong.
+fn check_image(
+    dir: &Path,
+    mode: FlushDiskType,
+    seed: u64,
+    w: &Workload,
+    at: usize,
+    second_crash: bool,
+) -> Result<usize, String> {
+    let required = required_at(&w.acked, &w.flushed, &w.sent, at);
+    let mut checked = 1;
+    if second_crash {
+        checked += check_second_crash(dir, mode, seed, &w.sent, &required)?;
+    }
+    let store = open_and_check(dir, mode, seed, Disk::default(), &w.sent, &required)?;
+    let mut sent = w.sent.clone();
+    append_after_recovery(&store, mode, None, 1, &mut sent)?;
     store.shutdown();
-    Ok(())
+    Ok(checked)
 }
 
 /// Builds and checks the images of one workload; returns how many were checked.
@@ -297,51 +448,61 @@ fn check_workload(mode: FlushDiskType, seed: u64, ops: usize) -> usize {
     let mut replay = Replay::default();
     let mut checked = 0;
     let scratch = tempfile::tempdir().unwrap();
-    let mut check = |replay: &Replay, at: usize, tear: Tear<'_>, what: &str| {
+    let mut check = |replay: &Replay, at: usize, tear: Tear<'_>, what: &str, second: bool| {
         let dir = scratch.path().join(format!("img{checked}"));
         std::fs::create_dir_all(&dir).unwrap();
         let torn = replay.materialise(&dir, tear).unwrap();
-        if let Err(e) = check_image(&dir, mode, seed, &w, at) {
-            // Debugging aid: keep the failing image and list the events before it.
-            if let Some(keep) = std::env::var_os("FERRUMQ_CRASH_KEEP") {
-                let keep = std::path::PathBuf::from(keep);
-                let _ = std::fs::remove_dir_all(&keep);
-                std::fs::create_dir_all(&keep).unwrap();
-                let _ = std::process::Command::new("cp")
-                    .arg("-a")
-                    .arg(&dir)
-                    .arg(&keep)
-                    .status();
-                for (i, e) in w.events.iter().enumerate().take(at + 1) {
-                    eprintln!("ev {i}: {}", crash::describe(e));
+        match check_image(&dir, mode, seed, &w, at, second) {
+            Ok(n) => checked += n,
+            Err(e) => {
+                // Debugging aid: keep the failing image and list the events before it.
+                if let Some(keep) = std::env::var_os("FERRUMQ_CRASH_KEEP") {
+                    let keep = std::path::PathBuf::from(keep);
+                    let _ = std::fs::remove_dir_all(&keep);
+                    std::fs::create_dir_all(&keep).unwrap();
+                    let _ = std::process::Command::new("cp")
+                        .arg("-a")
+                        .arg(&dir)
+                        .arg(&keep)
+                        .status();
+                    for (i, e) in w.events.iter().enumerate().take(at + 1) {
+                        eprintln!("ev {i}: {}", crash::describe(e));
+                    }
                 }
+                panic!(
+                    "{mode:?} seed {seed}: image after {at} of {} events ({what}, {torn} torn pages): {e}",
+                    w.events.len()
+                );
             }
-            panic!(
-                "{mode:?} seed {seed}: image after {at} of {} events ({what}, {torn} torn pages): {e}",
-                w.events.len()
-            );
         }
         let _ = std::fs::remove_dir_all(&dir);
-        checked += 1;
     };
     for (i, ev) in w.events.iter().enumerate() {
         match ev {
             Event::Snapshot { .. } => {
+                let second = rng.chance(15);
                 check(
                     &replay,
                     i,
                     Tear::Pages(ev, &mut rng),
                     "written pages at a random instant",
+                    second,
                 );
             }
             Event::Synced { .. } if rng.chance(30) => {
                 let mut tear_rng = Rng::new(rng.next());
-                check(&replay, i, Tear::Pages(ev, &mut tear_rng), "sync cut short");
+                check(
+                    &replay,
+                    i,
+                    Tear::Pages(ev, &mut tear_rng),
+                    "sync cut short",
+                    false,
+                );
             }
             _ => {}
         }
         replay.apply(ev);
-        check(&replay, i + 1, Tear::None, "after a sync");
+        check(&replay, i + 1, Tear::None, "after a sync", false);
     }
     checked
 }

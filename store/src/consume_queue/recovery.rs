@@ -92,12 +92,14 @@ impl ConsumeQueue {
     /// and everything after them are dropped. With `deep` (after an abnormal stop) every file
     /// after the last one that was complete at the checkpoint is checked entry by entry
     /// against the CommitLog. Returns the CommitLog offset to re-dispatch from when entries
-    /// were dropped, so none of them stays missing (Q6).
+    /// were dropped, so none of them stays missing (Q6); `before_cut(redo)` runs before
+    /// anything is cut, so a crash after the cut still re-dispatches from there.
     pub(crate) fn recover(
         &self,
         commit_log_end: u64,
         commit_log_min: u64,
         deep: Option<DeepCheck<'_>>,
+        before_cut: &dyn Fn(u64),
     ) -> Result<Option<u64>, StoreError> {
         let _g = self.write.lock();
         let files = self.files.snapshot();
@@ -117,6 +119,7 @@ impl ConsumeQueue {
             let n = valid_prefix(f, commit_log_end, first_queue_offset, check);
             if n * CQ_UNIT < f.size() {
                 let redo = redo_after_cut(f, n, commit_log_min);
+                before_cut(redo);
                 // SAFETY: recovery runs inside `MessageStore::open`, before any reader exists.
                 unsafe { f.truncate_to(n * CQ_UNIT)? };
                 cut = Some((f.start_offset(), redo));

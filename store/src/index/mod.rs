@@ -28,8 +28,11 @@ pub(crate) struct IndexService {
     index_num: u32,
     files: RwLock<Vec<Arc<IndexFile>>>,
     write: Mutex<()>,
-    /// An index file was unusable at open: all were dropped, recovery re-indexes the log.
+    /// An index file was unusable at open: all are dropped (by recovery, once it has made
+    /// sure a later crash re-indexes too) and recovery re-indexes the log.
     rebuild_all: AtomicBool,
+    /// the files to delete for `rebuild_all`
+    unusable: Mutex<Vec<PathBuf>>,
     disk: Disk,
 }
 
@@ -92,9 +95,6 @@ impl IndexService {
             // could leave gaps or duplicates: drop every index file, re-index from the log.
             tracing::warn!("dropping all index files; recovery rebuilds them from the commit log");
             files.clear();
-            for p in &names {
-                let _ = disk.remove_file(p);
-            }
         }
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -103,6 +103,7 @@ impl IndexService {
             files: RwLock::new(files),
             write: Mutex::new(()),
             rebuild_all: AtomicBool::new(damaged),
+            unusable: Mutex::new(if damaged { names } else { Vec::new() }),
             disk: disk.clone(),
         })
     }
@@ -226,23 +227,34 @@ impl IndexService {
     /// entries, slots or a header from after it in any mix (its pages reach the disk in any
     /// order), so a slot could lead to an entry that never got there and lose the older
     /// entries behind it. It is deleted; returns the offset to re-index from, the end of the
-    /// file before it, which is complete (I5).
-    pub(crate) fn drop_newest(&self) -> Option<u64> {
+    /// file before it, which is complete (I5). `before_delete(redo)` runs first, so a crash
+    /// after the deletion still re-indexes from there.
+    pub(crate) fn drop_newest(&self, before_delete: &dyn Fn(u64)) -> Option<u64> {
         let mut files = self.files.write();
         let newest = files.pop()?;
+        let redo = files.last().map_or(0, |f| f.end_phy_offset().max(0) as u64);
         tracing::warn!(file = %newest.path().display(), "rebuilding the newest index file after a crash");
+        before_delete(redo);
         let _ = self.disk.remove_file(newest.path());
-        Some(files.last().map_or(0, |f| f.end_phy_offset().max(0) as u64))
+        Some(redo)
     }
 
-    /// Recovery: whether the index must be rebuilt from the start of the log (once).
-    pub(crate) fn take_rebuild_all(&self) -> bool {
-        self.rebuild_all.swap(false, Ordering::AcqRel)
+    /// Recovery: whether the index must be rebuilt from the start of the log (once); the
+    /// unusable files are deleted after `before_delete`.
+    pub(crate) fn take_rebuild_all(&self, before_delete: &dyn Fn()) -> bool {
+        if !self.rebuild_all.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        before_delete();
+        for p in self.unusable.lock().drain(..) {
+            let _ = self.disk.remove_file(&p);
+        }
+        true
     }
 
-    /// Recovery: deletes files holding entries at or past `end`; returns the smallest physical
-    /// offset that must be re-indexed, if any was deleted.
-    pub(crate) fn truncate_after(&self, end: u64) -> Option<u64> {
+    /// Recovery: deletes files holding entries at or past `end` (after `before_delete(redo)`);
+    /// returns the smallest physical offset that must be re-indexed, if any was deleted.
+    pub(crate) fn truncate_after(&self, end: u64, before_delete: &dyn Fn(u64)) -> Option<u64> {
         let mut files = self.files.write();
         let mut redo: Option<u64> = None;
         while let Some(f) = files.last() {
@@ -250,7 +262,9 @@ impl IndexService {
                 break;
             }
             tracing::warn!(file = %f.path().display(), "index file has entries past the log end; rebuilding it");
-            redo = Some(f.begin_phy_offset().max(0) as u64);
+            let from = f.begin_phy_offset().max(0) as u64;
+            before_delete(from);
+            redo = Some(from);
             let _ = self.disk.remove_file(f.path());
             files.pop();
         }

@@ -152,6 +152,47 @@ impl Recorder {
         }
     }
 
+    /// A recorder for a folder that already holds files, all taken as durable (a crash
+    /// image being recovered): its first events describe them.
+    pub fn from_existing(root: &Path) -> Self {
+        let rec = Self::new(root);
+        {
+            let mut st = rec.state.lock();
+            let mut stack = vec![(root.to_path_buf(), ROOT)];
+            while let Some((dir, dir_ino)) = stack.pop() {
+                let mut entries = Vec::new();
+                for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                    let ino = st.next_ino;
+                    st.next_ino += 1;
+                    let name = e.file_name();
+                    if e.path().is_dir() {
+                        entries.push((name.clone(), Node::Dir(ino)));
+                        stack.push((e.path(), ino));
+                    } else {
+                        entries.push((name.clone(), Node::File(ino)));
+                        let data = std::fs::read(e.path()).unwrap_or_default();
+                        let file_len = data.len();
+                        st.events.push(Event::Synced {
+                            ino,
+                            offset: 0,
+                            data,
+                            file_len,
+                        });
+                    }
+                    st.live
+                        .0
+                        .insert((dir_ino, name), *entries.last().map(|(_, n)| n).unwrap());
+                }
+                st.events.push(Event::DirSynced {
+                    dir: dir_ino,
+                    entries,
+                });
+            }
+            rec.count.store(st.events.len(), Ordering::Release);
+        }
+        rec
+    }
+
     /// Events recorded so far: an image after this many includes everything durable now.
     pub fn position(&self) -> usize {
         self.count.load(Ordering::Acquire)
