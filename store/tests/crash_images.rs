@@ -39,7 +39,7 @@ fn config(root: &Path, mode: FlushDiskType, seed: u64) -> StoreConfig {
     StoreConfig {
         flush_disk_type: mode,
         mapped_file_size_commit_log: 16 * 1024,
-        mapped_file_size_consume_queue_entries: if seed % 2 == 0 { 24 } else { 60 },
+        mapped_file_size_consume_queue_entries: if seed.is_multiple_of(2) { 24 } else { 60 },
         max_hash_slot_num: 16,
         max_index_num: 40,
         flush_interval_commit_log_ms: 3,
@@ -383,7 +383,7 @@ fn check_second_crash(
     let mut checked = 0;
     for (i, ev) in rec.events().iter().enumerate() {
         replay.apply(ev);
-        if i + 1 <= baseline || !ev.is_sync() {
+        if i < baseline || !ev.is_sync() {
             continue;
         }
         let dir = scratch.path().join(format!("second{i}"));

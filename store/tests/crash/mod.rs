@@ -354,6 +354,9 @@ pub struct Replay {
     content: HashMap<Ino, Vec<u8>>,
 }
 
+/// Per file, newer bytes (at an offset) a torn image may take sectors from.
+type Newer<'a> = HashMap<Ino, (usize, &'a [u8])>;
+
 /// How to tear an image.
 pub enum Tear<'a> {
     /// only what was synced
@@ -398,7 +401,7 @@ impl Replay {
             std::fs::create_dir_all(dir.join(d))?;
         }
         let mut torn = 0;
-        let (extra, mut rng): (HashMap<Ino, (usize, &[u8])>, Option<&mut Rng>) = match tear {
+        let (extra, mut rng): (Newer<'_>, Option<&mut Rng>) = match tear {
             Tear::None => (HashMap::new(), None),
             Tear::Pages(ev, rng) => {
                 let m = match ev {
