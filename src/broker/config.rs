@@ -84,6 +84,8 @@ pub struct BrokerConfig {
     pub msg_trace_topic_name: String,
     /// Everything the store uses (storePathRootDir, flushDiskType, maxMessageSize, ...).
     pub store: StoreConfig,
+    /// The clock delay levels are measured with (not a property; tests shift it).
+    pub clock: super::clock::BrokerClock,
 }
 
 impl Default for BrokerConfig {
@@ -111,6 +113,7 @@ impl Default for BrokerConfig {
             trace_topic_enable: false,
             msg_trace_topic_name: "RMQ_SYS_TRACE_TOPIC".to_string(),
             store: StoreConfig::default(),
+            clock: Default::default(),
         }
     }
 }

@@ -204,8 +204,12 @@ impl ConsumerManager {
 
     /// Drops clients without a heartbeat for `ttl`.
     pub fn scan_expired(&self, ttl: Duration) -> Vec<(String, Vec<Notifier>)> {
-        let now = Instant::now();
-        self.remove_where(|c| now.duration_since(c.last_update) > ttl)
+        self.scan_expired_at(ttl, Instant::now())
+    }
+
+    /// `scan_expired` as of `now` (tests pass a time instead of sleeping).
+    pub fn scan_expired_at(&self, ttl: Duration, now: Instant) -> Vec<(String, Vec<Notifier>)> {
+        self.remove_where(|c| now.saturating_duration_since(c.last_update) > ttl)
     }
 
     fn remove_where(&self, pred: impl Fn(&ClientChannel) -> bool) -> Vec<(String, Vec<Notifier>)> {
@@ -367,8 +371,10 @@ mod tests {
         assert_eq!(closed.len(), 1);
         assert_eq!(closed[0].1.len(), 1);
         assert_eq!(m.client_ids("g"), vec!["c1"]);
-        std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(m.scan_expired(Duration::from_millis(1)).len(), 1);
+        let ttl = Duration::from_secs(120);
+        assert!(m.scan_expired(ttl).is_empty(), "a fresh heartbeat is kept");
+        let later = Instant::now() + ttl + Duration::from_millis(1);
+        assert_eq!(m.scan_expired_at(ttl, later).len(), 1);
         assert!(m.client_ids("g").is_empty());
     }
 

@@ -2,6 +2,7 @@
 //! NameServer registration, and the controller that starts and stops it all.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+pub mod clock;
 pub mod config;
 pub mod consumer_manager;
 pub mod locks;
@@ -117,6 +118,7 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         schedule: schedule::ScheduleService::load(
             config_dir,
             config.store.message_delay_level_ms.clone(),
+            config.clock.clone(),
         )?,
         consumers: Default::default(),
         producers: Default::default(),

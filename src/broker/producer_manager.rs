@@ -46,8 +46,12 @@ impl ProducerManager {
     }
 
     pub fn scan_expired(&self, ttl: Duration) {
-        let now = Instant::now();
-        self.retain(|c| now.duration_since(c.last_update) <= ttl);
+        self.scan_expired_at(ttl, Instant::now());
+    }
+
+    /// `scan_expired` as of `now` (tests pass a time instead of sleeping).
+    pub fn scan_expired_at(&self, ttl: Duration, now: Instant) {
+        self.retain(|c| now.saturating_duration_since(c.last_update) <= ttl);
     }
 
     fn retain(&self, keep: impl Fn(&ProducerChannel) -> bool) {

@@ -12,7 +12,8 @@ use ferrumq_store::{
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use super::topic_config::{now_ms, SCHEDULE_TOPIC};
+use super::clock::BrokerClock;
+use super::topic_config::SCHEDULE_TOPIC;
 use super::{BrokerError, BrokerInner};
 use crate::config_file as json_file;
 
@@ -31,6 +32,7 @@ pub struct ScheduleService {
     levels_ms: Vec<u64>,
     /// level (1-based) → next offset to look at in queue level-1
     offsets: Mutex<BTreeMap<i32, i64>>,
+    clock: BrokerClock,
 }
 
 /// Moves a message with a DELAY property onto the schedule topic: topic and queue become
@@ -63,7 +65,11 @@ pub fn apply_delay(
 }
 
 impl ScheduleService {
-    pub fn load(config_dir: PathBuf, levels_ms: Vec<u64>) -> Result<Self, BrokerError> {
+    pub fn load(
+        config_dir: PathBuf,
+        levels_ms: Vec<u64>,
+        clock: BrokerClock,
+    ) -> Result<Self, BrokerError> {
         let path = config_dir.join("delayOffset.json");
         let file: DelayOffsetFile = json_file::load(&path)
             .map_err(BrokerError::Config)?
@@ -72,6 +78,7 @@ impl ScheduleService {
             path,
             levels_ms,
             offsets: Mutex::new(file.offset_table),
+            clock,
         })
     }
 
@@ -124,7 +131,7 @@ impl ScheduleService {
             }
             _ => return false,
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut next = offset;
         for raw in &r.messages {
             let Ok(rec) = decode_record(raw) else {

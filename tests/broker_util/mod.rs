@@ -83,6 +83,17 @@ impl Cluster {
         self.start_broker().await;
     }
 
+    /// Like `restart_broker`, with a further config change that may capture state (the
+    /// start tweak is a plain fn).
+    pub async fn restart_broker_with(&mut self, extra: impl FnOnce(&mut BrokerConfig)) {
+        if let Some(b) = self.broker.take() {
+            b.shutdown().await;
+        }
+        let mut cfg = self.broker_config();
+        extra(&mut cfg);
+        self.broker = Some(start_broker(cfg).await.expect("broker start"));
+    }
+
     pub fn namesrv_addr(&self) -> String {
         format!("127.0.0.1:{}", self.namesrv.local_addr().port())
     }
