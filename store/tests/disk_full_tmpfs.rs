@@ -198,26 +198,32 @@ fn nearly_full_real_disk_keeps_unexpired_files_unless_delete_oldest() {
     cfg.file_reserved_time_hours = 72; // nothing is expired
     cfg.delete_when = "99".into(); // never the delete hour
     let store = open(&cfg);
-    for i in 0..200 {
+    for i in 0..400 {
         put(&store, msg("Keep", 0, format!("k{i:05}").repeat(100)));
     }
     store.debug_wait_dispatched();
-    let files = |root: &Path| std::fs::read_dir(root.join("commitlog")).unwrap().count();
-    let before = files(&root);
-    assert!(before >= 4, "{before} commit log files");
+    // Names, not a count: warm-up may pre-create the next file at any time.
+    let files = |root: &Path| -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(root.join("commitlog"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
     let filler = fill_disk(&mnt);
+    let before = files(&root);
+    assert!(before.len() >= 4, "{before:?}"); // ~280 KB in 64 KiB files
 
     let report = store.run_retention();
     assert_eq!(
         report.commit_log_files, 0,
         "reject deletes no unexpired file"
     );
-    assert_eq!(files(&root), before);
+    assert!(files(&root).is_superset(&before), "a file was deleted");
     let err = store
         .put_message(msg("Keep", 0, "refused"))
         .expect_err("a full disk refuses sends");
     assert!(err.to_string().contains("disk full"), "{err}");
-    assert_eq!(read_all_bodies(&store, "Keep", 0).len(), 200, "reads go on");
+    assert_eq!(read_all_bodies(&store, "Keep", 0).len(), 400, "reads go on");
 
     std::fs::remove_file(&filler).unwrap();
     store.run_retention(); // the periodic disk check, run now
@@ -233,7 +239,7 @@ fn nearly_full_real_disk_keeps_unexpired_files_unless_delete_oldest() {
         report.commit_log_files > 0,
         "deleteOldest deletes unexpired files on the same disk"
     );
-    assert!(files(&root) < before);
+    assert!(!files(&root).is_superset(&before), "nothing was deleted");
     std::fs::remove_file(&filler).unwrap();
     store.shutdown();
 }
