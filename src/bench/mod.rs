@@ -4,6 +4,7 @@
 
 mod consume;
 mod histogram;
+pub mod null_server;
 mod payload;
 mod produce;
 mod report;
@@ -35,6 +36,9 @@ pub enum Mode {
     Consume(Options),
     /// Produce and consume together; report end-to-end latency.
     E2e(Options),
+    /// Serve as a do-nothing broker and NameServer (one thread, nothing stored): the ceiling
+    /// a broker's figures are compared with in the same run.
+    NullServer(null_server::NullOptions),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -122,6 +126,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Mode::Produce(opts) => produce::run(opts).await.map(|_| ()),
         Mode::Consume(opts) => consume::run(opts).await,
         Mode::E2e(opts) => e2e(opts).await,
+        Mode::NullServer(_) => Err("null-server runs on its own thread: use `main`".into()),
     }
 }
 
