@@ -84,6 +84,7 @@ pub(super) fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
         remark,
         ext_fields,
         body: Default::default(),
+        body_parts: Vec::new(),
         serialize_type: SerializeType::RocketMq,
     })
 }

@@ -111,6 +111,10 @@ pub struct RemotingCommand {
     pub remark: Option<String>,
     pub ext_fields: HashMap<String, String>,
     pub body: Bytes,
+    /// More body after `body`, sent as it is (a pull's records are slices of the mapped
+    /// CommitLog: the writer hands them to the socket without copying them together).
+    /// Decoded commands always have it empty.
+    pub body_parts: Vec<Bytes>,
     pub serialize_type: SerializeType,
 }
 
@@ -213,8 +217,23 @@ impl RemotingCommand {
         Ok(cmd)
     }
 
+    /// Body bytes on the wire: `body` and every part.
+    pub fn body_len(&self) -> usize {
+        self.body.len() + self.body_parts.iter().map(Bytes::len).sum::<usize>()
+    }
+
     /// Appends the whole frame, length word included.
     pub fn encode(&self, dst: &mut BytesMut) {
+        self.encode_head(dst);
+        dst.extend_from_slice(&self.body);
+        for part in &self.body_parts {
+            dst.extend_from_slice(part);
+        }
+    }
+
+    /// Appends the frame up to the body (length word counting the body to come); the caller
+    /// sends `body` and `body_parts` after it.
+    pub fn encode_head(&self, dst: &mut BytesMut) {
         let start = dst.len();
         // Placeholders for the length and header-length words, patched below.
         dst.put_u64(0);
@@ -227,8 +246,7 @@ impl RemotingCommand {
             header_len <= MAX_HEADER_BYTES,
             "header of {header_len} bytes"
         );
-        dst.extend_from_slice(&self.body);
-        let total = (dst.len() - start - 4) as u32;
+        let total = (dst.len() - start - 4 + self.body_len()) as u32;
         let word = ((self.serialize_type as u32) << 24) | (header_len as u32 & 0x00FF_FFFF);
         if let Some(prefix) = dst.get_mut(start..start + 8) {
             let (len_word, header_word) = prefix.split_at_mut(4);
@@ -239,7 +257,7 @@ impl RemotingCommand {
 
     /// Convenience: the encoded frame as one buffer.
     pub fn encode_to_bytes(&self) -> Bytes {
-        let mut buf = BytesMut::with_capacity(256 + self.body.len());
+        let mut buf = BytesMut::with_capacity(256 + self.body_len());
         self.encode(&mut buf);
         buf.freeze()
     }

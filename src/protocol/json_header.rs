@@ -130,6 +130,7 @@ pub(super) fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
         remark: h.remark,
         ext_fields: h.ext_fields.map(|e| e.0).unwrap_or_default(),
         body: Default::default(),
+        body_parts: Vec::new(),
         serialize_type: SerializeType::Json,
     })
 }

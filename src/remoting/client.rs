@@ -189,7 +189,6 @@ impl RemotingClient {
         // what matters here: a server that stops reading must not hang the connection forever.
         tokio::spawn(write_loop(
             wr,
-            cfg.max_frame_bytes,
             rx,
             closed_rx.clone(),
             None,

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::SinkExt;
-use parking_lot::Mutex;
-use tokio::io::AsyncWrite;
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio_util::codec::FramedWrite;
+use std::io::IoSlice;
 
-use super::codec::FrameCodec;
+use bytes::{Buf, Bytes, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, watch};
+
 use super::error::RemotingError;
 use crate::protocol::{RemotingCommand, SerializeType, FLAG_RESPONSE};
 
@@ -111,34 +111,105 @@ fn queued_cost(cmd: &RemotingCommand) -> usize {
         .iter()
         .map(|(k, v)| k.len() + v.len() + 6)
         .sum();
-    cmd.body.len() + fields + cmd.remark.as_ref().map_or(0, String::len) + 128
+    cmd.body_len() + fields + cmd.remark.as_ref().map_or(0, String::len) + 128
 }
 
-/// Writes queued commands to the socket, flushing when the queue runs dry, until the
-/// queue closes or `stop` turns true. Every write and flush must finish within
+/// Body pieces at least this long go to the socket as they are (one iovec each, no copy);
+/// shorter ones are copied next to the header, where a separate iovec would cost more.
+const ZERO_COPY_MIN: usize = 512;
+/// A batch of queued commands is written once it holds this many bytes.
+const BATCH_BYTES: usize = 1 << 20;
+/// Most iovecs handed to one `writev`.
+const MAX_IOVECS: usize = 64;
+
+/// Frames ready for the socket: headers and small bodies copied into `head`, large body
+/// pieces (mapped CommitLog slices) kept as they are, in order.
+#[derive(Default)]
+struct Outgoing {
+    chunks: Vec<Bytes>,
+    head: BytesMut,
+    bytes: usize,
+}
+
+impl Outgoing {
+    fn push(&mut self, cmd: &RemotingCommand) {
+        cmd.encode_head(&mut self.head);
+        for part in std::iter::once(&cmd.body).chain(&cmd.body_parts) {
+            if part.len() >= ZERO_COPY_MIN {
+                if !self.head.is_empty() {
+                    self.chunks.push(self.head.split().freeze());
+                }
+                self.chunks.push(part.clone());
+            } else {
+                self.head.extend_from_slice(part);
+            }
+        }
+        self.bytes += cmd.body_len() + 64;
+    }
+
+    /// Writes everything with vectored writes, each within `timeout`.
+    async fn write_to<W: AsyncWrite + Unpin>(
+        &mut self,
+        w: &mut W,
+        timeout: Duration,
+    ) -> std::io::Result<()> {
+        if !self.head.is_empty() {
+            self.chunks.push(self.head.split().freeze());
+        }
+        let mut first = 0;
+        while first < self.chunks.len() {
+            let slices: Vec<IoSlice<'_>> = self
+                .chunks
+                .get(first..)
+                .unwrap_or_default()
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|c| IoSlice::new(c))
+                .collect();
+            let wrote = tokio::time::timeout(timeout, w.write_vectored(&slices))
+                .await
+                .map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")
+                })??;
+            if wrote == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            let mut left = wrote;
+            while left > 0 {
+                let Some(chunk) = self.chunks.get_mut(first) else {
+                    break;
+                };
+                if left >= chunk.len() {
+                    left -= chunk.len();
+                    first += 1;
+                } else {
+                    chunk.advance(left);
+                    left = 0;
+                }
+            }
+        }
+        self.chunks.clear();
+        self.bytes = 0;
+        tokio::time::timeout(timeout, w.flush())
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "flush timed out"))?
+    }
+}
+
+/// Writes queued commands to the socket: whatever is queued is batched into vectored
+/// writes (headers copied together, large body pieces such as a pull's mapped records passed
+/// as they are), until the queue closes or `stop` turns true. Every write must finish within
 /// `write_timeout` (a peer that stops reading fills its socket buffer); past it, the writer
-/// gives up, which closes the connection. `budget` is refunded for what is written (servers,
-/// whose queueing charges it); clients queue without one.
+/// gives up, which closes the connection. `budget` is refunded once a batch is written
+/// (servers, whose queueing charges it); clients queue without one.
 pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
-    writer: W,
-    max_frame_bytes: usize,
+    mut writer: W,
     mut rx: mpsc::Receiver<RemotingCommand>,
     mut stop: watch::Receiver<bool>,
     budget: Option<Arc<SendBudget>>,
     write_timeout: Duration,
 ) {
-    let mut sink = FramedWrite::new(writer, FrameCodec::new(max_frame_bytes));
-    let feed = async |sink: &mut FramedWrite<W, FrameCodec>, cmd: RemotingCommand| {
-        let cost = queued_cost(&cmd);
-        let written = matches!(
-            tokio::time::timeout(write_timeout, sink.feed(cmd)).await,
-            Ok(Ok(()))
-        );
-        if let Some(b) = &budget {
-            b.refund(cost);
-        }
-        written
-    };
+    let mut out = Outgoing::default();
     loop {
         let cmd = tokio::select! {
             biased;
@@ -146,23 +217,24 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
             _ = stop.wait_for(|s| *s) => None,
         };
         let Some(cmd) = cmd else { break };
-        if !feed(&mut sink, cmd).await {
-            return;
+        let mut cost = queued_cost(&cmd);
+        out.push(&cmd);
+        drop(cmd);
+        // Batch whatever else is already queued into the same writes.
+        while out.bytes < BATCH_BYTES {
+            let Ok(more) = rx.try_recv() else { break };
+            cost += queued_cost(&more);
+            out.push(&more);
         }
-        // Batch whatever else is already queued into the same flush.
-        while let Ok(more) = rx.try_recv() {
-            if !feed(&mut sink, more).await {
-                return;
-            }
+        let written = out.write_to(&mut writer, write_timeout).await;
+        if let Some(b) = &budget {
+            b.refund(cost);
         }
-        if !matches!(
-            tokio::time::timeout(write_timeout, sink.flush()).await,
-            Ok(Ok(()))
-        ) {
+        if written.is_err() {
             return;
         }
     }
-    let _ = tokio::time::timeout(write_timeout, sink.flush()).await;
+    let _ = out.write_to(&mut writer, write_timeout).await;
 }
 
 /// What a processor knows about the connection a request came on.

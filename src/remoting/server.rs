@@ -202,7 +202,6 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     let budget = Arc::new(SendBudget::new(cfg.max_queued_bytes_per_connection));
     let writer = tokio::spawn(write_loop(
         wr,
-        cfg.max_frame_bytes,
         rx,
         stop_rx,
         Some(budget.clone()),

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use ferrumq_store::{GetMessageResult, GetMessageStatus};
 
 use super::client::unsupported_filter;
@@ -240,20 +239,8 @@ fn reply(req: &RemotingCommand, code: ResponseCode, r: GetMessageResult) -> Remo
         resp.ext_fields.insert(k.to_string(), v);
     }
     if code == ResponseCode::Success {
-        resp.body = concat(r.messages, r.total_bytes);
+        // Slices of the mapped CommitLog, handed to the socket without a copy.
+        resp.body_parts = r.messages;
     }
     resp
-}
-
-/// The records back to back. One record is passed through as is (zero-copy); several are
-/// copied once into one buffer, since a command carries a single body.
-fn concat(mut messages: Vec<Bytes>, total_bytes: usize) -> Bytes {
-    if messages.len() == 1 {
-        return messages.pop().unwrap_or_default();
-    }
-    let mut buf = BytesMut::with_capacity(total_bytes);
-    for m in &messages {
-        buf.extend_from_slice(m);
-    }
-    buf.freeze()
 }
