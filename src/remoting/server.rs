@@ -390,7 +390,7 @@ fn dispatch(
         }
         false => (None, None),
     };
-    tokio::spawn(async move {
+    let task = async move {
         if let Some(prev) = previous_oneway {
             // Err only means the previous task ended without signalling: it is done too.
             let _ = prev.await;
@@ -415,5 +415,14 @@ fn dispatch(
         }
         drop(this_oneway_done);
         drop(permit);
-    });
+    };
+    // Run it right here until it first has to wait: a send (ASYNC_FLUSH) or a pull that
+    // finds messages completes without waiting, and a task per request would cost more
+    // than the request. Only what waits (long polls, flush waits, a full send queue) gets a
+    // task of its own, which polls it again with a real waker.
+    let mut task = Box::pin(task);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if task.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(task);
+    }
 }
