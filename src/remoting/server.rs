@@ -248,6 +248,9 @@ impl std::fmt::Display for Close {
     }
 }
 
+/// Read buffer size: many pipelined requests per read system call.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
 /// Reads frames until EOF, error, timeout or shutdown, dispatching each one.
 async fn read_loop(
     mut rd: OwnedReadHalf,
@@ -257,11 +260,14 @@ async fn read_loop(
 ) -> Close {
     let cfg = &shared.config;
     let mut codec = FrameCodec::new(cfg.max_frame_bytes);
-    let mut buf = BytesMut::with_capacity(4096);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER_BYTES);
     let mut shutdown = shared.shutdown.clone();
     let mut last_frame = Instant::now();
     let mut frame_started: Option<Instant> = None;
     let mut oneway_tail = OnewayTail::default();
+    // One timer for the connection, moved when its deadline moves (not one per read).
+    let timer = tokio::time::sleep_until(last_frame + cfg.idle_timeout);
+    tokio::pin!(timer);
     loop {
         loop {
             match codec.decode(&mut buf) {
@@ -297,8 +303,11 @@ async fn read_loop(
             Some(start) => start + cfg.frame_timeout,
             None => last_frame + cfg.idle_timeout,
         };
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(8192);
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(READ_BUFFER_BYTES);
         }
         tokio::select! {
             r = rd.read_buf(&mut buf) => match r {
@@ -306,7 +315,7 @@ async fn read_loop(
                 Ok(_) => {}
                 Err(e) => return Close::Io(e.to_string()),
             },
-            _ = tokio::time::sleep_until(deadline) => {
+            _ = &mut timer => {
                 if frame_started.is_some() {
                     return Close::SlowFrame;
                 }
