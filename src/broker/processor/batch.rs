@@ -34,25 +34,27 @@ pub fn decode_batch(body: &Bytes, max_entries: usize) -> Result<Vec<BatchItem>, 
             return Err(format!("batch has more than {max_entries} messages"));
         }
         let n = items.len();
-        let total = read_i32(body, pos).ok_or(format!("entry {n}: truncated header"))?;
-        let flag = read_i32(body, pos + 12).ok_or(format!("entry {n}: truncated header"))?;
-        let body_len = read_i32(body, pos + 16).ok_or(format!("entry {n}: truncated header"))?;
+        let total = read_i32(body, pos).ok_or_else(|| format!("entry {n}: truncated header"))?;
+        let flag =
+            read_i32(body, pos + 12).ok_or_else(|| format!("entry {n}: truncated header"))?;
+        let body_len =
+            read_i32(body, pos + 16).ok_or_else(|| format!("entry {n}: truncated header"))?;
         let body_len =
             usize::try_from(body_len).map_err(|_| format!("entry {n}: negative body length"))?;
         let body_start = pos + ENTRY_FIXED;
         let body_end = body_start
             .checked_add(body_len)
             .filter(|e| *e <= body.len())
-            .ok_or(format!("entry {n}: body length {body_len} past the end"))?;
-        let props_len =
-            read_i16(body, body_end).ok_or(format!("entry {n}: truncated properties length"))?;
+            .ok_or_else(|| format!("entry {n}: body length {body_len} past the end"))?;
+        let props_len = read_i16(body, body_end)
+            .ok_or_else(|| format!("entry {n}: truncated properties length"))?;
         let props_len = usize::try_from(props_len)
             .map_err(|_| format!("entry {n}: negative properties length"))?;
         let props_start = body_end + 2;
         let props_end = props_start + props_len;
         let props = body
             .get(props_start..props_end)
-            .ok_or(format!("entry {n}: properties past the end"))?;
+            .ok_or_else(|| format!("entry {n}: properties past the end"))?;
         let properties = std::str::from_utf8(props)
             .map_err(|_| format!("entry {n}: properties are not UTF-8"))?
             .to_string();
