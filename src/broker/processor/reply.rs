@@ -28,7 +28,7 @@ pub async fn process(
 ) -> Reply {
     let (h, _) = prepare(inner, req).await?;
     check_body_size(inner, req.body.len())?;
-    let (mut props, _) = final_properties(inner, &h.properties);
+    let (mut props, _) = final_properties(&inner.config, &h.properties);
     props.push(("PUSH_REPLY_TIME".to_string(), now_ms().to_string()));
     let properties = encode_properties(&props);
     let pushed = push(inner, ctx, &h, &properties, req, &props).await;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrumq_store::{
-    encode_properties, parse_properties, BatchEntry, BatchToStore, MessageToStore, PutResult,
-    PutStatus, StoreError,
+    encode_properties, message::iter_properties, parse_properties, BatchEntry, BatchToStore,
+    MessageToStore, PutResult, PutStatus, StoreError,
 };
 
 use super::batch::{decode_batch, inflate_bounded};
@@ -17,7 +17,7 @@ use crate::broker::topic_config::{
     is_send_forbidden, is_valid_name, now_ms, SendTopic, TopicConfig, DLQ_PREFIX, PERM_WRITE,
     RETRY_PREFIX,
 };
-use crate::broker::{register, schedule, BrokerInner};
+use crate::broker::{register, schedule, BrokerConfig, BrokerInner};
 use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::ConnectionContext;
 
@@ -102,7 +102,17 @@ pub async fn process(
     if topic.topic_filter_type == "MULTI_TAG" {
         h.sys_flag |= SYSFLAG_MULTI_TAGS;
     }
-    let (mut props, wait) = final_properties(inner, &h.properties);
+    // A plain single send (no delay level, no transaction) gets its stored properties in one
+    // pass; the rest goes through the parsed list.
+    let plain = if h.batch {
+        None
+    } else {
+        plain_properties(&inner.config, &h.properties)
+    };
+    let (mut props, wait) = match &plain {
+        Some((_, wait)) => (Vec::new(), *wait),
+        None => final_properties(&inner.config, &h.properties),
+    };
     if props.iter().any(|(k, v)| k == "TRAN_MSG" && v == "true") {
         return Err(Reject::new(
             ResponseCode::NoPermission,
@@ -110,7 +120,7 @@ pub async fn process(
         ));
     }
     let (mut topic_name, mut queue_id) = (h.topic.clone(), h.queue_id);
-    if !h.batch {
+    if !h.batch && plain.is_none() {
         schedule::apply_delay(
             &mut topic_name,
             &mut queue_id,
@@ -139,7 +149,10 @@ pub async fn process(
         check_body_size(inner, body.len())?;
         let msg = MessageToStore {
             body,
-            properties: encode_properties(&props),
+            properties: match plain {
+                Some((p, _)) => p,
+                None => encode_properties(&props),
+            },
             ..base
         };
         append(inner, wait, |s| s.put_message(msg)).await?
@@ -286,7 +299,7 @@ const STAMPED: [&str; 3] = ["CLUSTER", "MSG_REGION", "TRACE_ON"];
 /// and TRACE_ON (Java 5.x and Go consumers drop their trace records for a message without
 /// MSG_REGION). Returns whether the producer wants the reply to wait for durability (WAIT
 /// absent = true).
-pub(super) fn final_properties(inner: &BrokerInner, raw: &str) -> (Vec<(String, String)>, bool) {
+pub(super) fn final_properties(cfg: &BrokerConfig, raw: &str) -> (Vec<(String, String)>, bool) {
     let mut props = parse_properties(raw);
     let mut wait = true;
     props.retain(|(k, v)| {
@@ -297,11 +310,50 @@ pub(super) fn final_properties(inner: &BrokerInner, raw: &str) -> (Vec<(String, 
             !STAMPED.contains(&k.as_str())
         }
     });
-    let cfg = &inner.config;
     props.push(("CLUSTER".to_string(), cfg.broker_cluster_name.clone()));
     props.push(("MSG_REGION".to_string(), cfg.region_id.clone()));
     props.push(("TRACE_ON".to_string(), cfg.trace_on.to_string()));
     (props, wait)
+}
+
+/// Most properties `plain_properties` handles; more take the parsed path.
+const PLAIN_MAX_PROPERTIES: usize = 16;
+
+/// The stored properties of a plain single send, built in one pass over the producer's
+/// (what `final_properties` + `encode_properties` make, without a parsed list): WAIT taken out
+/// (its value returned), the stamped ones replaced by the broker's. None for what needs the
+/// general path: a DELAY or TRAN_MSG property, a repeated name, very many properties.
+fn plain_properties(cfg: &BrokerConfig, raw: &str) -> Option<(String, bool)> {
+    let mut out = String::with_capacity(raw.len() + 64);
+    let mut seen = [""; PLAIN_MAX_PROPERTIES];
+    let mut wait = true;
+    let push = |out: &mut String, k: &str, v: &str| {
+        if !out.is_empty() {
+            out.push('\u{2}');
+        }
+        out.push_str(k);
+        out.push('\u{1}');
+        out.push_str(v);
+    };
+    for (n, (k, v)) in iter_properties(raw).enumerate() {
+        if k == "DELAY" || k == "TRAN_MSG" || seen.get(..n)?.contains(&k) {
+            return None;
+        }
+        *seen.get_mut(n)? = k;
+        if k == "WAIT" {
+            wait = !v.eq_ignore_ascii_case("false");
+        } else if !STAMPED.contains(&k) {
+            push(&mut out, k, v);
+        }
+    }
+    push(&mut out, "CLUSTER", &cfg.broker_cluster_name);
+    push(&mut out, "MSG_REGION", &cfg.region_id);
+    push(
+        &mut out,
+        "TRACE_ON",
+        if cfg.trace_on { "true" } else { "false" },
+    );
+    Some((out, wait))
 }
 
 pub(super) fn check_body_size(inner: &BrokerInner, len: usize) -> Result<(), Reject> {
@@ -457,4 +509,55 @@ pub(super) fn send_ok(
             ("TRACE_ON", inner.config.trace_on.to_string()),
         ],
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The one-pass builder makes exactly what the parsed path makes, or steps aside.
+        #[test]
+        fn plain_properties_match_the_parsed_path(
+            pairs in proptest::collection::vec(
+                (
+                    prop_oneof![
+                        Just("WAIT".to_string()),
+                        Just("CLUSTER".to_string()),
+                        Just("TRACE_ON".to_string()),
+                        Just("DELAY".to_string()),
+                        Just("KEYS".to_string()),
+                        "[A-Z_]{0,6}",
+                    ],
+                    prop_oneof![Just("false".to_string()), Just("true".to_string()), "[a-z0-9 ]{0,5}"],
+                ),
+                0..20,
+            ),
+            trace_on in any::<bool>(),
+        ) {
+            let raw: String = pairs
+                .iter()
+                .map(|(k, v)| format!("{k}\u{1}{v}\u{2}"))
+                .collect();
+            let cfg = BrokerConfig {
+                broker_cluster_name: "C1".into(),
+                region_id: "R1".into(),
+                trace_on,
+                ..Default::default()
+            };
+            let (props, wait) = final_properties(&cfg, &raw);
+            if let Some((plain, plain_wait)) = plain_properties(&cfg, &raw) {
+                prop_assert_eq!(plain, encode_properties(&props));
+                prop_assert_eq!(plain_wait, wait);
+            } else {
+                let parsed = parse_properties(&raw);
+                let needs_slow = parsed.len() > PLAIN_MAX_PROPERTIES
+                    || parsed.iter().any(|(k, _)| k == "DELAY" || k == "TRAN_MSG")
+                    || parsed.len() != ferrumq_store::message::iter_properties(&raw).count();
+                prop_assert!(needs_slow, "stepped aside for {:?}", raw);
+            }
+        }
+    }
 }
