@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use ferrumq_store::{encode_properties, MessageToStore};
 
-use super::send::{append, check_body_size, final_properties, prepare, send_ok, SendHeader};
+use super::send::{
+    append, check_body_size, final_properties, joined_ids, prepare, send_ok, SendHeader,
+};
 use super::{Reject, Reply};
 use crate::broker::topic_config::now_ms;
 use crate::broker::BrokerInner;
@@ -28,7 +30,7 @@ pub async fn process(
 ) -> Reply {
     let (h, _) = prepare(inner, req).await?;
     check_body_size(inner, req.body.len())?;
-    let (mut props, _) = final_properties(&inner.config, &h.properties);
+    let (mut props, _) = final_properties(&inner.config, h.properties);
     props.push(("PUSH_REPLY_TIME".to_string(), now_ms().to_string()));
     let properties = encode_properties(&props);
     let pushed = push(inner, ctx, &h, &properties, req, &props).await;
@@ -43,7 +45,7 @@ pub async fn process(
 async fn push(
     inner: &BrokerInner,
     ctx: &ConnectionContext,
-    h: &SendHeader,
+    h: &SendHeader<'_>,
     properties: &str,
     req: &RemotingCommand,
     props: &[(String, String)],
@@ -77,12 +79,12 @@ async fn push(
 async fn store(
     inner: &BrokerInner,
     ctx: &ConnectionContext,
-    h: &SendHeader,
+    h: &SendHeader<'_>,
     properties: String,
     req: &RemotingCommand,
 ) -> (String, i64) {
     let msg = MessageToStore {
-        topic: h.topic.clone(),
+        topic: h.topic.to_string(),
         queue_id: h.queue_id,
         flag: h.flag,
         body: req.body.clone(),
@@ -96,7 +98,7 @@ async fn store(
         store_timestamp_ms: None,
     };
     match append(inner, false, |s| s.put_message(msg)).await {
-        Ok((r, _)) => (r.msg_ids.join(","), r.queue_offset),
+        Ok((r, _)) => (joined_ids(r.msg_ids), r.queue_offset),
         Err(e) => {
             tracing::warn!(topic = %h.topic, remark = %e.remark, "reply message not stored");
             ("0".to_string(), 0)
@@ -109,14 +111,14 @@ async fn store(
 fn push_request(
     inner: &BrokerInner,
     ctx: &ConnectionContext,
-    h: &SendHeader,
+    h: &SendHeader<'_>,
     properties: &str,
     req: &RemotingCommand,
 ) -> RemotingCommand {
     let fields = [
-        ("producerGroup", h.producer_group.clone()),
-        ("topic", h.topic.clone()),
-        ("defaultTopic", h.default_topic.clone()),
+        ("producerGroup", h.producer_group.to_string()),
+        ("topic", h.topic.to_string()),
+        ("defaultTopic", h.default_topic.to_string()),
         (
             "defaultTopicQueueNums",
             h.default_topic_queue_nums.to_string(),

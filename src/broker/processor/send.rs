@@ -33,23 +33,24 @@ const SYSFLAG_COMPRESSED: i32 = 0x1;
 const SYSFLAG_MULTI_TAGS: i32 = 0x2;
 const SYSFLAG_TRANSACTION: i32 = 0xC;
 
-/// The send header, from V1 long names or V2 letters.
-pub struct SendHeader {
-    pub producer_group: String,
-    pub topic: String,
-    pub default_topic: String,
+/// The send header, from V1 long names or V2 letters; strings borrowed from the request
+/// (the topic becomes owned when a retry send is redirected to the DLQ).
+pub struct SendHeader<'a> {
+    pub producer_group: &'a str,
+    pub topic: std::borrow::Cow<'a, str>,
+    pub default_topic: &'a str,
     pub default_topic_queue_nums: i32,
     pub queue_id: i32,
     pub sys_flag: i32,
     pub born_timestamp_ms: i64,
     pub flag: i32,
-    pub properties: String,
+    pub properties: &'a str,
     pub reconsume_times: i32,
     pub batch: bool,
     pub max_reconsume_times: Option<i32>,
 }
 
-fn decode_header(req: &RemotingCommand) -> Result<SendHeader, Reject> {
+fn decode_header(req: &RemotingCommand) -> Result<SendHeader<'_>, Reject> {
     let v2 = matches!(
         RequestCode::from(req.code),
         RequestCode::SendMessageV2
@@ -60,18 +61,15 @@ fn decode_header(req: &RemotingCommand) -> Result<SendHeader, Reject> {
     // V2 letters per wire doc §2.2; a V1 name is accepted on V2 codes too (lenient).
     let k = |v1: &'static str, l: &'static str| if v2 && ext.opt(l).is_some() { l } else { v1 };
     Ok(SendHeader {
-        producer_group: ext.req(k("producerGroup", "a"))?.to_string(),
-        topic: ext.req(k("topic", "b"))?.to_string(),
-        default_topic: ext
-            .opt(k("defaultTopic", "c"))
-            .unwrap_or("TBW102")
-            .to_string(),
+        producer_group: ext.req(k("producerGroup", "a"))?,
+        topic: ext.req(k("topic", "b"))?.into(),
+        default_topic: ext.opt(k("defaultTopic", "c")).unwrap_or("TBW102"),
         default_topic_queue_nums: ext.opt_num(k("defaultTopicQueueNums", "d"))?.unwrap_or(4),
         queue_id: ext.num(k("queueId", "e"))?,
         sys_flag: ext.opt_num(k("sysFlag", "f"))?.unwrap_or(0),
         born_timestamp_ms: ext.opt_num(k("bornTimestamp", "g"))?.unwrap_or_else(now_ms),
         flag: ext.opt_num(k("flag", "h"))?.unwrap_or(0),
-        properties: ext.opt(k("properties", "i")).unwrap_or("").to_string(),
+        properties: ext.opt(k("properties", "i")).unwrap_or(""),
         reconsume_times: ext.opt_num(k("reconsumeTimes", "j"))?.unwrap_or(0),
         batch: ext.flag(k("batch", "m")),
         max_reconsume_times: ext.opt_num(k("maxReconsumeTimes", "l"))?,
@@ -80,10 +78,10 @@ fn decode_header(req: &RemotingCommand) -> Result<SendHeader, Reject> {
 
 /// What every send-like request (sends, replies) starts with, §7.1 steps 1–5: the header,
 /// the broker's state, the topic (auto-created if allowed) and the queue (random if < 0).
-pub(super) async fn prepare(
+pub(super) async fn prepare<'a>(
     inner: &Arc<BrokerInner>,
-    req: &RemotingCommand,
-) -> Result<(SendHeader, TopicConfig), Reject> {
+    req: &'a RemotingCommand,
+) -> Result<(SendHeader<'a>, TopicConfig), Reject> {
     let mut h = decode_header(req)?;
     check_broker(inner)?;
     let topic = resolve_topic(inner, &mut h, req.version).await?;
@@ -107,11 +105,11 @@ pub async fn process(
     let plain = if h.batch {
         None
     } else {
-        plain_properties(&inner.config, &h.properties)
+        plain_properties(&inner.config, h.properties)
     };
     let (mut props, wait) = match &plain {
         Some((_, wait)) => (Vec::new(), *wait),
-        None => final_properties(&inner.config, &h.properties),
+        None => final_properties(&inner.config, h.properties),
     };
     if props.iter().any(|(k, v)| k == "TRAN_MSG" && v == "true") {
         return Err(Reject::new(
@@ -119,7 +117,7 @@ pub async fn process(
             "transaction messages are not supported yet",
         ));
     }
-    let (mut topic_name, mut queue_id) = (h.topic.clone(), h.queue_id);
+    let (mut topic_name, mut queue_id) = (h.topic.to_string(), h.queue_id);
     if !h.batch && plain.is_none() {
         schedule::apply_delay(
             &mut topic_name,
@@ -157,7 +155,7 @@ pub async fn process(
         };
         append(inner, wait, |s| s.put_message(msg)).await?
     };
-    reply(inner, req, &h, &result, status)
+    reply(inner, req, &h, result, status)
 }
 
 fn check_broker(inner: &BrokerInner) -> Result<(), Reject> {
@@ -182,7 +180,7 @@ fn check_broker(inner: &BrokerInner) -> Result<(), Reject> {
 /// Topic checks (§7.1 steps 3–6): name, forbidden, auto-create, queue id, retry → DLQ.
 async fn resolve_topic(
     inner: &Arc<BrokerInner>,
-    h: &mut SendHeader,
+    h: &mut SendHeader<'_>,
     version: i32,
 ) -> Result<TopicConfig, Reject> {
     if !is_valid_name(&h.topic) {
@@ -203,7 +201,7 @@ async fn resolve_topic(
     } else {
         match inner.topics.get_or_create_for_send(
             &h.topic,
-            &h.default_topic,
+            h.default_topic,
             h.default_topic_queue_nums,
         ) {
             Some(SendTopic::Existing(t)) => t,
@@ -239,7 +237,7 @@ async fn resolve_topic(
 async fn retry_topic(
     inner: &Arc<BrokerInner>,
     group: &str,
-    h: &mut SendHeader,
+    h: &mut SendHeader<'_>,
     version: i32,
 ) -> Result<TopicConfig, Reject> {
     let Some((g, _)) = inner.groups.find_or_create(group) else {
@@ -256,13 +254,13 @@ async fn retry_topic(
         h.queue_id = 0;
         (format!("{DLQ_PREFIX}{group}"), 1)
     } else {
-        (h.topic.clone(), g.retry_queue_nums.max(1))
+        (h.topic.to_string(), g.retry_queue_nums.max(1))
     };
     let (t, created) = inner.topics.get_or_create_system(&topic, queues, 6);
     if created {
         register_now(inner).await;
     }
-    h.topic = topic;
+    h.topic = topic.into();
     Ok(t)
 }
 
@@ -370,7 +368,7 @@ pub(super) fn check_body_size(inner: &BrokerInner, len: usize) -> Result<(), Rej
 async fn store_batch(
     inner: &Arc<BrokerInner>,
     mut base: MessageToStore,
-    h: &SendHeader,
+    h: &SendHeader<'_>,
     req: &RemotingCommand,
     header_props: &[(String, String)],
     wait: bool,
@@ -476,8 +474,8 @@ fn put_status_error(s: PutStatus) -> Reject {
 fn reply(
     inner: &BrokerInner,
     req: &RemotingCommand,
-    h: &SendHeader,
-    r: &PutResult,
+    h: &SendHeader<'_>,
+    r: PutResult,
     status: PutStatus,
 ) -> Reply {
     let code = match status {
@@ -485,9 +483,24 @@ fn reply(
         PutStatus::FlushDiskTimeout => ResponseCode::FlushDiskTimeout,
         other => return Err(put_status_error(other)),
     };
-    let mut resp = send_ok(inner, req, r.msg_ids.join(","), h.queue_id, r.queue_offset);
+    let mut resp = send_ok(
+        inner,
+        req,
+        joined_ids(r.msg_ids),
+        h.queue_id,
+        r.queue_offset,
+    );
     resp.code = i32::from(code);
     Ok(resp)
+}
+
+/// The msgId field: the one id as it is, or a batch's ids joined by commas.
+pub(super) fn joined_ids(mut ids: Vec<String>) -> String {
+    if ids.len() == 1 {
+        ids.pop().unwrap_or_default()
+    } else {
+        ids.join(",")
+    }
 }
 
 /// A SendMessageResponseHeader reply (sends and replies): the three fields Java decodes as
