@@ -14,7 +14,8 @@
 //!   acknowledged ones.
 //!
 //! `FERRUMQ_CRASH_SEEDS=N` runs N seeds per mode instead of the fast slice (the long run);
-//! `FERRUMQ_CRASH_KEEP=<dir>` copies a failing image there and prints the events before it.
+//! `FERRUMQ_CRASH_KEEP=<dir>` copies a failing image to `<dir>/first` (or `<dir>/second` for a
+//! second power cut) and prints the events that built it.
 
 mod common;
 mod crash;
@@ -394,19 +395,7 @@ fn check_second_crash(
         let store = match open_and_check(&dir, mode, seed, Disk::default(), &sent2, &req) {
             Ok(s) => s,
             Err(e) => {
-                if let Some(keep) = std::env::var_os("FERRUMQ_CRASH_KEEP") {
-                    let keep = std::path::PathBuf::from(keep).join("second");
-                    let _ = std::fs::remove_dir_all(&keep);
-                    std::fs::create_dir_all(&keep).unwrap();
-                    let _ = std::process::Command::new("cp")
-                        .arg("-a")
-                        .arg(&dir)
-                        .arg(&keep)
-                        .status();
-                    for (j, e) in rec.events().iter().enumerate().take(i + 1) {
-                        eprintln!("second ev {j}: {}", crash::describe(e));
-                    }
-                }
+                keep_failing_image(&dir, "second", &rec.events()[..=i]);
                 return Err(format!("second crash after {} of its events: {e}", i + 1));
             }
         };
@@ -455,20 +444,7 @@ fn check_workload(mode: FlushDiskType, seed: u64, ops: usize) -> usize {
         match check_image(&dir, mode, seed, &w, at, second) {
             Ok(n) => checked += n,
             Err(e) => {
-                // Debugging aid: keep the failing image and list the events before it.
-                if let Some(keep) = std::env::var_os("FERRUMQ_CRASH_KEEP") {
-                    let keep = std::path::PathBuf::from(keep);
-                    let _ = std::fs::remove_dir_all(&keep);
-                    std::fs::create_dir_all(&keep).unwrap();
-                    let _ = std::process::Command::new("cp")
-                        .arg("-a")
-                        .arg(&dir)
-                        .arg(&keep)
-                        .status();
-                    for (i, e) in w.events.iter().enumerate().take(at + 1) {
-                        eprintln!("ev {i}: {}", crash::describe(e));
-                    }
-                }
+                keep_failing_image(&dir, "first", &w.events[..(at + 1).min(w.events.len())]);
                 panic!(
                     "{mode:?} seed {seed}: image after {at} of {} events ({what}, {torn} torn pages): {e}",
                     w.events.len()
@@ -505,6 +481,25 @@ fn check_workload(mode: FlushDiskType, seed: u64, ops: usize) -> usize {
         check(&replay, i + 1, Tear::None, "after a sync", false);
     }
     checked
+}
+
+/// Debugging aid: with `FERRUMQ_CRASH_KEEP=<dir>`, copies a failing image to `<dir>/<label>`
+/// and lists the events that built it.
+fn keep_failing_image(image: &Path, label: &str, events: &[Event]) {
+    let Some(keep) = std::env::var_os("FERRUMQ_CRASH_KEEP") else {
+        return;
+    };
+    let keep = std::path::PathBuf::from(keep).join(label);
+    let _ = std::fs::remove_dir_all(&keep);
+    std::fs::create_dir_all(&keep).unwrap();
+    let _ = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", image.display()))
+        .arg(&keep)
+        .status();
+    for (i, e) in events.iter().enumerate() {
+        eprintln!("{label} ev {i}: {}", crash::describe(e));
+    }
 }
 
 fn seeds() -> u64 {
