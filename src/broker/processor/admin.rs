@@ -20,7 +20,7 @@ pub fn view_message(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         .store
         .lookup_message_by_offset(offset)
         .ok_or_else(|| Reject::system(format!("can not find message by the offset, {offset}")))?;
-    Ok(success(req, &[]).with_body(rec))
+    Ok(success(req, []).with_body(rec))
 }
 
 pub fn query_message(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
@@ -47,13 +47,13 @@ pub fn query_message(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         ),
     ];
     if r.messages.is_empty() {
-        let mut resp = success(req, &fields);
+        let mut resp = success(req, fields);
         resp.code = i32::from(ResponseCode::QueryNotFound);
         resp.remark = Some("can not find message, maybe time range not correct".to_string());
         return Ok(resp);
     }
     let body: Vec<u8> = r.messages.iter().flat_map(|m| m.iter().copied()).collect();
-    Ok(success(req, &fields).with_body(body))
+    Ok(success(req, fields).with_body(body))
 }
 
 pub fn runtime_info(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
@@ -81,7 +81,7 @@ pub fn runtime_info(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     for (k, v) in extra {
         table.insert(k.to_string(), v.into());
     }
-    Ok(success(req, &[]).with_body(json!({ "table": table }).to_string().into_bytes()))
+    Ok(success(req, []).with_body(json!({ "table": table }).to_string().into_bytes()))
 }
 
 pub async fn create_topic(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
@@ -116,7 +116,7 @@ pub async fn create_topic(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Re
     let i = inner.clone();
     blocking(move || i.topics.upsert(t)).await?;
     super::send::register_now(inner).await;
-    Ok(success(req, &[]))
+    Ok(success(req, []))
 }
 
 pub async fn delete_topic(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
@@ -133,13 +133,13 @@ pub async fn delete_topic(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Re
         i.store.delete_topics(std::slice::from_ref(&topic));
     })
     .await?;
-    Ok(success(req, &[]))
+    Ok(success(req, []))
 }
 
 pub fn all_topic_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     let body = serde_json::to_string(&inner.topics.snapshot())
         .map_err(|e| Reject::system(e.to_string()))?;
-    Ok(success(req, &[]).with_body(body.into_bytes()))
+    Ok(success(req, []).with_body(body.into_bytes()))
 }
 
 /// TopicStatsTable in fastjson's form (MessageQueue objects as keys).
@@ -165,7 +165,7 @@ pub fn topic_stats(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         entries.push(format!("{key}:{val}"));
     }
     let body = format!("{{\"offsetTable\":{{{}}}}}", entries.join(","));
-    Ok(success(req, &[]).with_body(body.into_bytes()))
+    Ok(success(req, []).with_body(body.into_bytes()))
 }
 
 pub async fn create_group(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
@@ -184,11 +184,11 @@ pub async fn create_group(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Re
     })
     .await?
     .map_err(|e| Reject::system(format!("subscriptionGroup.json: {e}")))?;
-    Ok(success(req, &[]))
+    Ok(success(req, []))
 }
 
 pub fn all_groups(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    Ok(success(req, &[]).with_body(inner.groups.encode(false).into_bytes()))
+    Ok(success(req, []).with_body(inner.groups.encode(false).into_bytes()))
 }
 
 pub async fn delete_group(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
@@ -200,12 +200,12 @@ pub async fn delete_group(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Re
     })
     .await?
     .map_err(|e| Reject::system(format!("subscriptionGroup.json: {e}")))?;
-    Ok(success(req, &[]))
+    Ok(success(req, []))
 }
 
 pub fn broker_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     let version = serde_json::to_string(&inner.topics.data_version()).unwrap_or_default();
-    Ok(success(req, &[("version", version)]).with_body(inner.config.to_properties().into_bytes()))
+    Ok(success(req, [("version", version)]).with_body(inner.config.to_properties().into_bytes()))
 }
 
 /// Runs file-touching work off the runtime's worker threads.

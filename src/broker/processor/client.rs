@@ -160,7 +160,7 @@ pub async fn heartbeat(
     }
     Ok(success(
         req,
-        &[
+        [
             ("IS_SUPPORT_HEART_BEAT_V2", "true".to_string()),
             ("IS_SUB_CHANGE", ask_full_heartbeat.to_string()),
         ],
@@ -237,7 +237,7 @@ pub fn check_client_config(req: &RemotingCommand) -> Reply {
     let sub = body.get("subscriptionData").unwrap_or(&Value::Null);
     let kind = str_of(sub, "expressionType").map(str::trim).unwrap_or("");
     if kind.is_empty() || kind.eq_ignore_ascii_case("TAG") {
-        return Ok(success(req, &[]));
+        return Ok(success(req, []));
     }
     Err(Reject::system(unsupported_filter(kind)))
 }
@@ -264,7 +264,7 @@ pub fn unregister(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
             }
         }
     }
-    Ok(success(req, &[]))
+    Ok(success(req, []))
 }
 
 /// A closed connection drops its clients at once; the groups left behind rebalance.
@@ -284,7 +284,7 @@ pub fn consumer_list(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
             "no consumer for this group, {group}"
         )));
     }
-    Ok(success(req, &[]).with_body(json!({ "consumerIdList": ids }).to_string().into_bytes()))
+    Ok(success(req, []).with_body(json!({ "consumerIdList": ids }).to_string().into_bytes()))
 }
 
 /// (group, clientId, queues) of a Lock/UnlockBatchRequestBody; `onlyThisBroker` ignored.
@@ -312,13 +312,13 @@ pub fn lock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         .into_iter()
         .map(|(topic, broker, id)| json!({"brokerName": broker, "queueId": id, "topic": topic}))
         .collect();
-    Ok(success(req, &[]).with_body(json!({ "lockOKMQSet": set }).to_string().into_bytes()))
+    Ok(success(req, []).with_body(json!({ "lockOKMQSet": set }).to_string().into_bytes()))
 }
 
 pub fn unlock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     let (group, client, queues) = lock_request(req)?;
     inner.locks.unlock_batch(&group, &client, &queues);
-    Ok(success(req, &[]))
+    Ok(success(req, []))
 }
 
 pub fn consumer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
@@ -347,7 +347,7 @@ pub fn consumer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply
     let body = json!({"connectionSet": conns, "subscriptionTable": subs,
         "consumeType": snap.kind.consume_type, "messageModel": snap.kind.message_model,
         "consumeFromWhere": snap.kind.consume_from_where});
-    Ok(success(req, &[]).with_body(body.to_string().into_bytes()))
+    Ok(success(req, []).with_body(body.to_string().into_bytes()))
 }
 
 pub fn producer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
@@ -363,5 +363,5 @@ pub fn producer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply
             "the producer group[{group}] not exist"
         )));
     }
-    Ok(success(req, &[]).with_body(json!({ "connectionSet": conns }).to_string().into_bytes()))
+    Ok(success(req, []).with_body(json!({ "connectionSet": conns }).to_string().into_bytes()))
 }

@@ -89,10 +89,14 @@ fn parse_num<T: std::str::FromStr>(v: &str) -> Option<T> {
 }
 
 /// A SUCCESS reply with the given extFields.
-pub fn success(req: &RemotingCommand, fields: &[(&str, String)]) -> RemotingCommand {
+pub fn success<const N: usize>(
+    req: &RemotingCommand,
+    fields: [(&str, String); N],
+) -> RemotingCommand {
     let mut resp = req.response_to(ResponseCode::Success, None);
+    resp.ext_fields.reserve(N);
     for (k, v) in fields {
-        resp.ext_fields.insert((*k).to_string(), v.clone());
+        resp.ext_fields.insert(k.to_string(), v);
     }
     resp
 }
@@ -184,7 +188,7 @@ async fn dispatch(
         C::GetAllConsumerOffset => offsets::all_consumer_offsets(inner, req),
         C::GetConsumeStats => offsets::consume_stats(inner, req),
         C::GetAllDelayOffset => {
-            Ok(success(req, &[]).with_body(inner.schedule.encode(false).into_bytes()))
+            Ok(success(req, []).with_body(inner.schedule.encode(false).into_bytes()))
         }
         C::ViewMessageById => admin::view_message(inner, req),
         C::QueryMessage => admin::query_message(inner, req),

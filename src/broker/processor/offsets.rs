@@ -19,13 +19,13 @@ pub fn query_consumer_offset(inner: &BrokerInner, req: &RemotingCommand) -> Repl
     let group = ext.req("consumerGroup")?;
     let (topic, queue_id) = topic_queue(req)?;
     if let Some(offset) = inner.offsets.query(group, topic, queue_id) {
-        return Ok(success(req, &[("offset", offset.to_string())]));
+        return Ok(success(req, [("offset", offset.to_string())]));
     }
     let set_zero = ext
         .opt("setZeroIfNotFound")
         .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
     if set_zero && inner.store.min_offset_in_queue(topic, queue_id) <= 0 {
-        return Ok(success(req, &[("offset", "0".to_string())]));
+        return Ok(success(req, [("offset", "0".to_string())]));
     }
     Err(Reject::new(
         ResponseCode::QueryNotFound,
@@ -39,14 +39,14 @@ pub fn update_consumer_offset(inner: &BrokerInner, req: &RemotingCommand) -> Rep
     let (topic, queue_id) = topic_queue(req)?;
     let offset: i64 = ext.num("commitOffset")?;
     inner.offsets.commit(group, topic, queue_id, offset);
-    Ok(success(req, &[]))
+    Ok(success(req, []))
 }
 
 pub fn max_offset(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     let (topic, queue_id) = topic_queue(req)?;
     Ok(success(
         req,
-        &[(
+        [(
             "offset",
             inner.store.max_offset_in_queue(topic, queue_id).to_string(),
         )],
@@ -57,7 +57,7 @@ pub fn min_offset(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     let (topic, queue_id) = topic_queue(req)?;
     Ok(success(
         req,
-        &[(
+        [(
             "offset",
             inner.store.min_offset_in_queue(topic, queue_id).to_string(),
         )],
@@ -79,7 +79,7 @@ pub fn search_by_timestamp(inner: &BrokerInner, req: &RemotingCommand) -> Reply 
     } else {
         inner.store.offset_by_time(topic, queue_id, ts)
     };
-    Ok(success(req, &[("offset", offset.to_string())]))
+    Ok(success(req, [("offset", offset.to_string())]))
 }
 
 pub fn earliest_store_time(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
@@ -88,11 +88,11 @@ pub fn earliest_store_time(inner: &BrokerInner, req: &RemotingCommand) -> Reply 
         .store
         .earliest_message_time(topic, queue_id)
         .unwrap_or(-1);
-    Ok(success(req, &[("timestamp", ts.to_string())]))
+    Ok(success(req, [("timestamp", ts.to_string())]))
 }
 
 pub fn all_consumer_offsets(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    Ok(success(req, &[]).with_body(inner.offsets.encode(false).into_bytes()))
+    Ok(success(req, []).with_body(inner.offsets.encode(false).into_bytes()))
 }
 
 /// ConsumeStats in fastjson's form (MessageQueue objects as map keys): only Java admin
@@ -137,5 +137,5 @@ pub fn consume_stats(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         "{{\"consumeTps\":0.0,\"offsetTable\":{{{}}}}}",
         entries.join(",")
     );
-    Ok(success(req, &[]).with_body(body.into_bytes()))
+    Ok(success(req, []).with_body(body.into_bytes()))
 }

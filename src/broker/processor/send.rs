@@ -514,7 +514,7 @@ pub(super) fn send_ok(
 ) -> RemotingCommand {
     success(
         req,
-        &[
+        [
             ("msgId", msg_id),
             ("queueId", queue_id.to_string()),
             ("queueOffset", queue_offset.to_string()),

@@ -33,7 +33,7 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
         ));
     }
     if g.retry_queue_nums <= 0 {
-        return Ok(success(req, &[]));
+        return Ok(success(req, []));
     }
     let raw = inner
         .store
@@ -85,7 +85,7 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
         store_timestamp_ms: None,
     };
     match inner.store.put_message(msg) {
-        Ok((r, _)) if r.status == ferrumq_store::PutStatus::PutOk => Ok(success(req, &[])),
+        Ok((r, _)) if r.status == ferrumq_store::PutStatus::PutOk => Ok(success(req, [])),
         Ok((r, _)) => Err(Reject::system(format!("{:?}", r.status))),
         Err(e) => Err(Reject::system(e.to_string())),
     }
