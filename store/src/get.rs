@@ -267,7 +267,6 @@ impl MessageStore {
         max.saturating_sub(d) as i64
     }
 
-    /// Drops the topics' ConsumeQueues (and their queue offsets).
     /// Deletes topics' ConsumeQueues. Their records stay in the CommitLog until retention;
     /// the ones not dispatched yet are fenced off (DESIGN.md P2), so a topic recreated at once
     /// never gets the old topic's entries, nor loses its own to them.

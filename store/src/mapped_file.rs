@@ -459,7 +459,6 @@ impl MappedFileQueue {
         }
     }
 
-    /// Unlinks every file (topic deletion).
     /// msync of every file with unflushed bytes, oldest first.
     pub(crate) fn flush(&self) -> std::io::Result<()> {
         for f in self.snapshot() {

@@ -239,11 +239,11 @@ fn lock_store(root: &Path) -> Result<File, StoreError> {
     }
 }
 
-/// Loads every ConsumeQueue directory under `consumequeue/`.
 /// Name prefix of a deleted topic's ConsumeQueue folder waiting to be removed (topic names
 /// cannot contain '.', so it never clashes with a topic).
 pub(crate) const DELETED_PREFIX: &str = ".deleted-";
 
+/// Loads every ConsumeQueue directory under `consumequeue/`.
 fn load_cqs(root: &Path, entries_per_file: u64, disk: &Disk) -> Result<CqTable, StoreError> {
     let dir = root.join("consumequeue");
     disk.create_dir_all(&dir)

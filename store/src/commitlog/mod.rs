@@ -95,7 +95,6 @@ impl CommitLog {
         self.append.lock().queues = table;
     }
 
-    /// Forgets a topic's queue offsets (topic deletion).
     /// Forgets a deleted topic's queue offsets and runs `then(fence)` under the append lock:
     /// every record of the old topic lies below `fence`, every record of a recreated one at
     /// or above it.
