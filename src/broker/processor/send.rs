@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferrumq_store::{
-    encode_properties, message::iter_properties, parse_properties, BatchEntry, BatchToStore,
-    MessageToStore, PutResult, PutStatus, StoreError,
+    encode_properties,
+    message::{iter_properties, push_property},
+    parse_properties, BatchEntry, BatchToStore, MessageToStore, PutResult, PutStatus, StoreError,
 };
 
 use super::batch::{decode_batch, inflate_bounded};
@@ -325,14 +326,6 @@ fn plain_properties(cfg: &BrokerConfig, raw: &str) -> Option<(String, bool)> {
     let mut out = String::with_capacity(raw.len() + 64);
     let mut seen = [""; PLAIN_MAX_PROPERTIES];
     let mut wait = true;
-    let push = |out: &mut String, k: &str, v: &str| {
-        if !out.is_empty() {
-            out.push('\u{2}');
-        }
-        out.push_str(k);
-        out.push('\u{1}');
-        out.push_str(v);
-    };
     for (n, (k, v)) in iter_properties(raw).enumerate() {
         if k == "DELAY" || k == "TRAN_MSG" || seen.get(..n)?.contains(&k) {
             return None;
@@ -341,12 +334,12 @@ fn plain_properties(cfg: &BrokerConfig, raw: &str) -> Option<(String, bool)> {
         if k == "WAIT" {
             wait = !v.eq_ignore_ascii_case("false");
         } else if !STAMPED.contains(&k) {
-            push(&mut out, k, v);
+            push_property(&mut out, k, v);
         }
     }
-    push(&mut out, "CLUSTER", &cfg.broker_cluster_name);
-    push(&mut out, "MSG_REGION", &cfg.region_id);
-    push(
+    push_property(&mut out, "CLUSTER", &cfg.broker_cluster_name);
+    push_property(&mut out, "MSG_REGION", &cfg.region_id);
+    push_property(
         &mut out,
         "TRACE_ON",
         if cfg.trace_on { "true" } else { "false" },

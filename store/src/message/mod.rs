@@ -62,7 +62,8 @@ mod properties;
 
 pub use msg_id::{decode_offset_msg_id, offset_msg_id};
 pub use properties::{
-    encode_properties, find_property, iter_properties, java_string_hash, parse_properties, tag_code,
+    encode_properties, find_property, iter_properties, java_string_hash, parse_properties,
+    push_property, tag_code,
 };
 
 /// One message to append (the broker has already decided topic, queue and properties).

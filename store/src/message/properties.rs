@@ -50,13 +50,18 @@ pub fn find_property<'a>(s: &'a str, name: &str) -> Option<&'a str> {
 /// Serialises properties: `k\u0001v` joined by `\u0002`, no trailing separator.
 pub fn encode_properties(p: &[(String, String)]) -> String {
     let mut out = String::new();
-    for (i, (k, v)) in p.iter().enumerate() {
-        if i > 0 {
-            out.push(PROPERTY_SEPARATOR);
-        }
-        out.push_str(k);
-        out.push(NAME_VALUE_SEPARATOR);
-        out.push_str(v);
+    for (k, v) in p {
+        push_property(&mut out, k, v);
     }
     out
+}
+
+/// Appends one `k\u0001v` pair to encoded properties (the separator only between pairs).
+pub fn push_property(out: &mut String, name: &str, value: &str) {
+    if !out.is_empty() {
+        out.push(PROPERTY_SEPARATOR);
+    }
+    out.push_str(name);
+    out.push(NAME_VALUE_SEPARATOR);
+    out.push_str(value);
 }
