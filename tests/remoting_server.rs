@@ -34,6 +34,16 @@ async fn wait_until(cond: impl Fn() -> bool) {
     panic!("condition not reached within 5 s");
 }
 
+/// Sleeps for the request's `ms` field (SLEEP and ORDERED requests).
+async fn sleep_for(req: &RemotingCommand) {
+    let ms: u64 = req
+        .ext_fields
+        .get("ms")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
 #[derive(Default)]
 struct TestProcessor {
     /// SLEEP requests that reached the processor (tests wait on it instead of sleeping)
@@ -53,12 +63,7 @@ impl RequestProcessor for TestProcessor {
             SLEEP => {
                 self.sleeps_started.fetch_add(1, Ordering::SeqCst);
                 Box::pin(async move {
-                    let ms: u64 = req
-                        .ext_fields
-                        .get("ms")
-                        .and_then(|m| m.parse().ok())
-                        .unwrap_or(0);
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    sleep_for(&req).await;
                     Some(req.response_to(ResponseCode::Success, req.ext_fields.get("id").cloned()))
                 })
             }
@@ -70,12 +75,7 @@ impl RequestProcessor for TestProcessor {
             ORDERED => {
                 let order = self.oneway_order.clone();
                 Box::pin(async move {
-                    let ms: u64 = req
-                        .ext_fields
-                        .get("ms")
-                        .and_then(|m| m.parse().ok())
-                        .unwrap_or(0);
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    sleep_for(&req).await;
                     let id = req.ext_fields.get("id").cloned().unwrap_or_default();
                     order.lock().unwrap().push(id);
                     None

@@ -198,6 +198,18 @@ fn ipv6_hosts_round_trip_and_msg_ids() {
     );
 }
 
+/// Topic "Del": old-0 dispatched, old-1 and old-2 not (dispatch paused, and left paused), then
+/// the topic deleted and new-0 sent to it; returns new-0's queue offset.
+fn delete_while_dispatch_lags_then_resend(store: &ferrumq_store::MessageStore) -> i64 {
+    put(store, msg("Del", 0, "old-0"));
+    store.debug_wait_dispatched();
+    store.debug_pause_dispatch(true);
+    put(store, msg("Del", 0, "old-1"));
+    put(store, msg("Del", 0, "old-2"));
+    store.delete_topics(&["Del".to_string()]);
+    put(store, msg("Del", 0, "new-0")).1
+}
+
 /// P2: a topic deleted while the dispatcher lags and recreated at once. The old topic's
 /// undispatched records must not land in the new topic's queue, and the new records (whose
 /// queue offsets restart at 0) must not be dropped as duplicates of the old ones.
@@ -205,13 +217,7 @@ fn ipv6_hosts_round_trip_and_msg_ids() {
 fn topic_deleted_while_dispatch_lags_then_recreated() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&small_config(dir.path()));
-    put(&store, msg("Del", 0, "old-0"));
-    store.debug_wait_dispatched();
-    store.debug_pause_dispatch(true);
-    put(&store, msg("Del", 0, "old-1"));
-    put(&store, msg("Del", 0, "old-2"));
-    store.delete_topics(&["Del".to_string()]);
-    let (_, qo) = put(&store, msg("Del", 0, "new-0"));
+    let qo = delete_while_dispatch_lags_then_resend(&store);
     assert_eq!(qo, 0, "a recreated topic starts at offset 0");
     put(&store, msg("Del", 0, "new-1"));
     store.debug_pause_dispatch(false);
@@ -255,13 +261,7 @@ fn topic_fence_survives_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = small_config(dir.path());
     let store = open(&cfg);
-    put(&store, msg("Del", 0, "old-0"));
-    store.debug_wait_dispatched();
-    store.debug_pause_dispatch(true);
-    put(&store, msg("Del", 0, "old-1"));
-    put(&store, msg("Del", 0, "old-2"));
-    store.delete_topics(&["Del".to_string()]);
-    let (_, qo) = put(&store, msg("Del", 0, "new-0"));
+    let qo = delete_while_dispatch_lags_then_resend(&store);
     assert_eq!(qo, 0);
     drop(store); // crash: nothing after the pause was dispatched
     let store = open(&cfg);
