@@ -2,7 +2,7 @@
 //! dispatcher reports new entries in its topic/queue, or its time is up.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -70,6 +70,9 @@ impl PullHoldService {
         let Some(rx) = self.suspend(topic, queue_id, offset) else {
             return false;
         };
+        // Pairs with the fence in `notify`: either the dispatcher sees this waiter counted,
+        // or `arrived` sees the entry the dispatcher stored before it looked.
+        fence(Ordering::SeqCst);
         let notified = if arrived() {
             drop(rx); // closed, so the purge below removes it
             false
@@ -85,6 +88,11 @@ impl PullHoldService {
     /// Called by the store's dispatcher: wakes the pulls of this queue waiting below
     /// `max_offset`. Cheap and non-blocking (the dispatcher thread calls it per entry).
     pub fn notify(&self, topic: &str, queue_id: i32, max_offset: i64) {
+        // Nobody held (the usual case under produce load): no lock, no key to build.
+        fence(Ordering::SeqCst);
+        if self.suspended.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let mut waiters = self.waiters.lock();
         let Some(list) = waiters.get_mut(&(topic.to_string(), queue_id)) else {
             return;
