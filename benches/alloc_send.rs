@@ -7,13 +7,12 @@
 //! replying. Run: `cargo bench --bench alloc_send`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use ferrumq::broker::{start_broker, BrokerConfig};
-use ferrumq::protocol::{RemotingCommand, RequestCode};
+use ferrumq::protocol::{ExtFields, RemotingCommand, RequestCode};
 
 struct Counting;
 
@@ -48,7 +47,7 @@ const WINDOW: usize = 32;
 
 fn send_frame(opaque: i32, seq: usize) -> Vec<u8> {
     let props = format!("UNIQ_KEY\u{1}ALLOC{seq:012}\u{2}WAIT\u{1}true\u{2}TAGS\u{1}A\u{2}");
-    let fields: HashMap<String, String> = [
+    let fields: ExtFields = [
         ("a", "alloc_group".to_string()),
         ("b", "AllocTopic".to_string()),
         ("c", "TBW102".to_string()),
@@ -63,7 +62,6 @@ fn send_frame(opaque: i32, seq: usize) -> Vec<u8> {
         ("m", "false".to_string()),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
     .collect();
     let mut cmd = RemotingCommand::new_request(RequestCode::SendMessageV2, fields)
         .with_body(vec![b'x'; 1024]);

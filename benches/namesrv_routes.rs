@@ -3,7 +3,7 @@
 //!
 //!     cargo bench --bench namesrv_routes
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ fn register(i: usize) -> RemotingCommand {
             topic_config_table: table,
         },
     };
-    RemotingCommand::new_request(RequestCode::RegisterBroker, HashMap::new())
+    RemotingCommand::new_request(RequestCode::RegisterBroker, Default::default())
         .with_header(&RegisterBrokerRequestHeader {
             broker_name: format!("broker-{i}"),
             broker_addr: format!("10.0.0.{i}:10911"),
@@ -59,12 +59,14 @@ async fn run(addr: &str, clients: &[RemotingClient], total: u64) -> Duration {
         let (c, addr) = (c.clone(), addr.to_owned());
         tasks.push(tokio::spawn(async move {
             for _ in 0..per_task {
-                let req =
-                    RemotingCommand::new_request(RequestCode::GetRouteinfoByTopic, HashMap::new())
-                        .with_header(&GetRouteInfoRequestHeader {
-                            topic: "Topic7".into(),
-                            ..Default::default()
-                        });
+                let req = RemotingCommand::new_request(
+                    RequestCode::GetRouteinfoByTopic,
+                    Default::default(),
+                )
+                .with_header(&GetRouteInfoRequestHeader {
+                    topic: "Topic7".into(),
+                    ..Default::default()
+                });
                 let r = c.invoke(&addr, req, Duration::from_secs(10)).await;
                 assert!(matches!(r, Ok(ref r) if r.code == 0));
             }

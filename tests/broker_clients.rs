@@ -71,10 +71,7 @@ async fn join_notify_close_and_list() {
     heartbeat(&c, &c1, "10.0.0.1@a", "g1").await;
     let n = next_notify(&mut rx1).await;
     assert_eq!(n.code, i32::from(RequestCode::NotifyConsumerIdsChanged));
-    assert_eq!(
-        n.ext_fields.get("consumerGroup").map(String::as_str),
-        Some("g1")
-    );
+    assert_eq!(n.ext_fields.get("consumerGroup"), Some("g1"));
     assert!(
         c.route_exists("%RETRY%g1").await,
         "retry topic created and registered"
@@ -92,10 +89,7 @@ async fn join_notify_close_and_list() {
     heartbeat(&c, &c1, "10.0.0.1@a", "g1").await;
     c2.close(&c.addr());
     let n = next_notify(&mut rx1).await;
-    assert_eq!(
-        n.ext_fields.get("consumerGroup").map(String::as_str),
-        Some("g1")
-    );
+    assert_eq!(n.ext_fields.get("consumerGroup"), Some("g1"));
     assert_eq!(
         consumer_ids(&c, "g1").await.1,
         vec!["10.0.0.1@a"],

@@ -176,7 +176,7 @@ async fn binary_long_poll_sigterm_restart() {
 
     // Commit an offset through the pull flag, then SIGTERM: it must be on disk.
     let mut commit = pull(2, 0x1 | 0x4, 0);
-    commit.ext_fields.insert("commitOffset".into(), "2".into());
+    commit.ext_fields.insert("commitOffset", "2");
     client.invoke(&addr, commit, TIMEOUT).await.unwrap();
     let status = sigterm_and_wait(&mut broker.0);
     assert!(status.success(), "exit status {status:?}");
@@ -192,7 +192,7 @@ async fn binary_long_poll_sigterm_restart() {
     let (mut broker, port) = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, dir.path());
     let addr = format!("127.0.0.1:{port}");
     let r = client.invoke(&addr, query_offset(), TIMEOUT).await.unwrap();
-    assert_eq!(r.ext_fields.get("offset").map(String::as_str), Some("2"));
+    assert_eq!(r.ext_fields.get("offset"), Some("2"));
     wait_dispatched(&client, &addr, 2).await;
     let p = client
         .invoke(&addr, pull(0, 0x4, 0), TIMEOUT)

@@ -83,7 +83,7 @@ async fn commit_offset_flag_stores_offset() {
     let c = Cluster::start().await;
     c.send_to("T_commit", 0, "", b"a").await;
     let mut req = pull_request("g_c", "T_commit", 0, 1, 0x1 | 0x4, "*", 0);
-    req.ext_fields.insert("commitOffset".into(), "1".into());
+    req.ext_fields.insert("commitOffset", "1");
     assert_eq!(c.call(req).await.code, 19);
     let q = request(
         RequestCode::QueryConsumerOffset,

@@ -99,7 +99,7 @@ async fn batch_plain_and_compressed() {
     check_batch_stored(&c, "T_batch", &r).await;
 
     let mut req = send_request("T_zbatch", 1, "", zlib(&three_entries()), true);
-    req.ext_fields.insert("sysFlag".into(), "1".into());
+    req.ext_fields.insert("sysFlag", "1");
     let r = c.call(req).await;
     check_batch_stored(&c, "T_zbatch", &r).await;
     c.shutdown().await;
@@ -120,7 +120,7 @@ async fn send_errors() {
     let r = c.call(send_request("T_b", 0, "", bad, true)).await;
     assert_eq!(r.code, 13, "malformed batch: MESSAGE_ILLEGAL");
     let mut req = send_request("T_z", 0, "", b"not zlib".to_vec(), true);
-    req.ext_fields.insert("sysFlag".into(), "1".into());
+    req.ext_fields.insert("sysFlag", "1");
     assert_eq!(
         c.call(req).await.code,
         13,

@@ -1,7 +1,7 @@
 //! Brokers leave the routes when they go silent past the expiry, or when their connection
 //! closes (wire doc §9). Timers are shortened through the config.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferrumq::namesrv::{start_namesrv, NamesrvConfig, NamesrvHandle};
@@ -33,7 +33,7 @@ fn register(name: &str, addr: &str, topic: &str) -> RemotingCommand {
             topic_config_table: table,
         },
     };
-    RemotingCommand::new_request(RequestCode::RegisterBroker, HashMap::new())
+    RemotingCommand::new_request(RequestCode::RegisterBroker, Default::default())
         .with_header(&RegisterBrokerRequestHeader {
             broker_name: name.into(),
             broker_addr: addr.into(),
@@ -46,7 +46,7 @@ fn register(name: &str, addr: &str, topic: &str) -> RemotingCommand {
 }
 
 async fn route_code(c: &RemotingClient, ns: &str, topic: &str) -> ResponseCode {
-    let r = RemotingCommand::new_request(RequestCode::GetRouteinfoByTopic, HashMap::new())
+    let r = RemotingCommand::new_request(RequestCode::GetRouteinfoByTopic, Default::default())
         .with_header(&GetRouteInfoRequestHeader {
             topic: topic.into(),
             ..Default::default()

@@ -3,8 +3,6 @@
 
 mod namesrv_support;
 
-use std::collections::HashMap;
-
 use ferrumq::protocol::*;
 use ferrumq::remoting::{ClientConfig, RemotingClient};
 use namesrv_support::*;
@@ -87,7 +85,7 @@ async fn kv_survives_restart() {
     let ns = start(&dir).await;
     let addr = ns.local_addr().to_string();
     let r = call(&c, &addr, RequestCode::GetKvConfig, &kv_get("ns", "k")).await;
-    assert_eq!(r.ext_fields.get("value").map(String::as_str), Some("v"));
+    assert_eq!(r.ext_fields.get("value"), Some("v"));
     ns.shutdown().await;
 }
 
@@ -116,7 +114,7 @@ async fn order_conf_in_register_reply_and_routes_and_namesrv_config() {
     );
 
     // orderMessageEnable via UPDATE_NAMESRV_CONFIG, then the route has orderTopicConf.
-    let upd = RemotingCommand::new_request(RequestCode::UpdateNamesrvConfig, HashMap::new())
+    let upd = RemotingCommand::new_request(RequestCode::UpdateNamesrvConfig, Default::default())
         .with_body("orderMessageEnable=true\n");
     assert_eq!(
         c.invoke(&addr, upd, T).await.unwrap().response_code(),
@@ -131,7 +129,7 @@ async fn order_conf_in_register_reply_and_routes_and_namesrv_config() {
         "update persisted"
     );
 
-    let black = RemotingCommand::new_request(RequestCode::UpdateNamesrvConfig, HashMap::new())
+    let black = RemotingCommand::new_request(RequestCode::UpdateNamesrvConfig, Default::default())
         .with_body("kvConfigPath=/etc/x\n");
     let r = c.invoke(&addr, black, T).await.unwrap();
     assert_eq!(r.response_code(), ResponseCode::NoPermission);

@@ -3,7 +3,7 @@
 
 mod namesrv_support;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use ferrumq::protocol::*;
 use ferrumq::remoting::{ClientConfig, RemotingClient};
@@ -67,7 +67,7 @@ async fn register_then_route_and_cluster_info() {
     let r = c
         .invoke(
             &addr,
-            RemotingCommand::new_request(RequestCode::GetBrokerClusterInfo, HashMap::new()),
+            RemotingCommand::new_request(RequestCode::GetBrokerClusterInfo, Default::default()),
             T,
         )
         .await
@@ -85,7 +85,7 @@ async fn crc_mismatch_bad_body_and_missing_fields_are_errors() {
     let addr = ns.local_addr().to_string();
     let c = RemotingClient::new(ClientConfig::default());
     let mut bad = register_req("broker-a", "10.0.0.1:10911", 0, &topics(&["T"], 1), false);
-    bad.ext_fields.insert("bodyCrc32".into(), "12345".into());
+    bad.ext_fields.insert("bodyCrc32", "12345");
     let r = c.invoke(&addr, bad, T).await.unwrap();
     assert_eq!(
         (r.response_code(), r.remark.as_deref()),
@@ -94,14 +94,14 @@ async fn crc_mismatch_bad_body_and_missing_fields_are_errors() {
 
     let mut garbage = register_req("broker-a", "10.0.0.1:10911", 0, &topics(&["T"], 1), true);
     garbage.body = bytes::Bytes::from_static(b"not zlib");
-    garbage.ext_fields.insert("bodyCrc32".into(), "0".into());
+    garbage.ext_fields.insert("bodyCrc32", "0");
     let r = c.invoke(&addr, garbage, T).await.unwrap();
     assert_eq!(r.response_code(), ResponseCode::SystemError);
 
     let r = c
         .invoke(
             &addr,
-            RemotingCommand::new_request(RequestCode::GetRouteinfoByTopic, HashMap::new()),
+            RemotingCommand::new_request(RequestCode::GetRouteinfoByTopic, Default::default()),
             T,
         )
         .await
@@ -114,13 +114,13 @@ async fn crc_mismatch_bad_body_and_missing_fields_are_errors() {
         )
     );
     let mut junk = register_req("b", "1.1.1.1:1", 0, &topics(&[], 1), false);
-    junk.ext_fields.insert("brokerId".into(), "zero".into());
+    junk.ext_fields.insert("brokerId", "zero");
     let r = c.invoke(&addr, junk, T).await.unwrap();
     assert!(r.remark.unwrap().contains("<brokerId>"));
     let r = c
         .invoke(
             &addr,
-            RemotingCommand::new_request(RequestCode::PullMessage, HashMap::new()),
+            RemotingCommand::new_request(RequestCode::PullMessage, Default::default()),
             T,
         )
         .await

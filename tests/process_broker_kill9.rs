@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use ferrumq::protocol::{
     CommandHeader, PullMessageRequestHeader, PullMessageResponseHeader, RemotingCommand,
-    RequestCode, ResponseCode, SendMessageRequestHeader, SendMessageRequestHeaderV2,
-    SendMessageResponseHeader,
+    RequestCode, ResponseCode, SendMessageRequestHeader, SendMessageResponseHeader,
 };
 use ferrumq::remoting::{ClientConfig, RemotingClient};
 use process_util::{spawn, start_namesrv, Proc};
@@ -77,18 +76,17 @@ impl Servers {
 }
 
 fn send_request(queue_id: i32, seq: u64) -> RemotingCommand {
+    let properties = format!("KEYS\u{1}seq-{seq}\u{2}");
     let header = SendMessageRequestHeader {
-        producer_group: "kill9-producer".into(),
+        producer_group: "kill9-producer",
         topic: TOPIC.into(),
-        default_topic: "TBW102".into(),
         default_topic_queue_nums: QUEUES,
         queue_id,
-        born_timestamp: 0,
-        properties: Some(format!("KEYS\u{1}seq-{seq}\u{2}")),
+        born_timestamp: Some(0),
+        properties: &properties,
         ..Default::default()
     };
-    RemotingCommand::new_request(RequestCode::SendMessageV2, Default::default())
-        .with_header(&SendMessageRequestHeaderV2::from(header))
+    RemotingCommand::new_request(RequestCode::SendMessageV2, header.to_ext(true))
         .with_body(format!("message {seq}").into_bytes())
 }
 

@@ -5,11 +5,10 @@
 
 mod process_util;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use ferrumq::protocol::{RemotingCommand, RequestCode};
+use ferrumq::protocol::{ExtFields, RemotingCommand, RequestCode};
 use ferrumq::remoting::{ClientConfig, RemotingClient};
 use process_util::{start_broker, start_namesrv};
 use tokio::io::AsyncWriteExt;
@@ -18,10 +17,7 @@ use tokio::net::TcpStream;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn req(code: RequestCode, fields: &[(&str, String)]) -> RemotingCommand {
-    let ext: HashMap<String, String> = fields
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
+    let ext: ExtFields = fields.iter().map(|(k, v)| (k, v)).collect();
     RemotingCommand::new_request(code, ext)
 }
 

@@ -1,8 +1,6 @@
 //! Property tests: both header serializations round-trip, and no byte string makes the
 //! decoder panic (wire doc §1.1–§1.4).
 
-use std::collections::HashMap;
-
 use bytes::{Bytes, BytesMut};
 use ferrumq::protocol::*;
 use ferrumq::remoting::FrameCodec;
@@ -21,7 +19,8 @@ fn command(st: SerializeType) -> impl Strategy<Value = RemotingCommand> {
         any::<i32>(),
         0i32..4,
         proptest::option::of("\\PC{1,40}"),
-        proptest::collection::hash_map("[a-zA-Z_]{1,12}", "\\PC{0,30}", 0..8),
+        proptest::collection::hash_map("[a-zA-Z_\"\\\\]{1,12}", "\\PC{0,30}", 0..8)
+            .prop_map(|m| m.into_iter().collect::<ExtFields>()),
         proptest::collection::vec(any::<u8>(), 0..64),
     )
         .prop_map(
@@ -107,21 +106,76 @@ proptest! {
     #[test]
     fn send_header_v1_and_v2_agree(
         group in "[a-zA-Z]{1,10}", topic in "[a-zA-Z%]{1,20}", queue_id in -1i32..64,
-        ts in any::<i64>(), batch in any::<bool>(), props in proptest::option::of("\\PC{0,20}"),
+        ts in proptest::option::of(any::<i64>()), batch in any::<bool>(), props in "\\PC{0,20}",
+        max in proptest::option::of(0i32..32), bname in proptest::option::of("[a-z-]{1,8}"),
     ) {
         let h = SendMessageRequestHeader {
-            producer_group: group, topic, default_topic: "TBW102".into(),
+            producer_group: &group, topic: topic.as_str().into(), default_topic: "TBW102",
             default_topic_queue_nums: 4, queue_id, sys_flag: 0, born_timestamp: ts, flag: 0,
-            properties: props, reconsume_times: Some(0), unit_mode: false, batch,
-            max_reconsume_times: None, broker_name: None,
+            properties: &props, reconsume_times: 0, unit_mode: false, batch,
+            max_reconsume_times: max, broker_name: bname.as_deref(),
         };
-        let v1 = RemotingCommand::new_request(RequestCode::SendMessage, HashMap::new()).with_header(&h);
-        let v2 = RemotingCommand::new_request(RequestCode::SendMessageV2, HashMap::new())
-            .with_header(&SendMessageRequestHeaderV2::from(h.clone()));
-        prop_assert!(v2.ext_fields.contains_key("b"));
-        prop_assert_eq!(SendMessageRequestHeader::decode(&round_trip(&v1)).unwrap(), h.clone());
-        prop_assert_eq!(SendMessageRequestHeader::decode(&round_trip(&v2)).unwrap(), h);
+        let v1 = RemotingCommand::new_request(RequestCode::SendMessage, h.to_ext(false));
+        let v2 = RemotingCommand::new_request(RequestCode::SendMessageV2, h.to_ext(true));
+        prop_assert!(v2.ext_fields.contains_key("b") && !v2.ext_fields.contains_key("topic"));
+        let (v1, v2) = (round_trip(&v1), round_trip(&v2));
+        prop_assert_eq!(SendMessageRequestHeader::decode(&v1).unwrap(), h.clone());
+        prop_assert_eq!(SendMessageRequestHeader::decode(&v2).unwrap(), h);
     }
+}
+
+/// JSON string literal with every character escaped or not as `mask` says: `\uXXXX` (a
+/// surrogate pair beyond the BMP) or the short forms, as other JSON writers may emit them.
+fn json_literal(text: &str, mask: &[bool]) -> String {
+    let mut out = String::from("\"");
+    for (i, c) in text.chars().enumerate() {
+        let escape = mask.get(i % mask.len().max(1)).copied().unwrap_or(false);
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' if escape => out.push_str("\\n"),
+            c if escape || (c as u32) < 0x20 => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{:04X}", u));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+proptest! {
+    /// The header scanner reads any JSON writer's escapes: the decoded fields are the text
+    /// that was written.
+    #[test]
+    fn json_header_reads_any_escaping(
+        fields in proptest::collection::btree_map("\\PC{1,10}", "(\\PC|[\u{0}-\u{1f}]){0,24}", 0..6),
+        remark in proptest::option::of("(\\PC|\n){0,20}"),
+        mask in proptest::collection::vec(any::<bool>(), 1..8),
+    ) {
+        let ext: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{} : {}", json_literal(k, &mask), json_literal(v, &mask)))
+            .collect();
+        let remark = remark.as_deref().map_or("null".to_string(), |r| json_literal(r, &mask));
+        let header = format!(
+            "{{\"code\":10, \"extFields\":{{{}}},\"remark\":{remark}}}",
+            ext.join(",")
+        );
+        let mut frame = (header.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(header.as_bytes());
+        let cmd = RemotingCommand::decode_frame(Bytes::from(frame)).unwrap();
+        let expected: ExtFields = fields.iter().collect();
+        prop_assert_eq!(cmd.ext_fields, expected);
+        prop_assert_eq!(cmd.remark, remark_text(&remark));
+    }
+}
+
+fn remark_text(literal: &str) -> Option<String> {
+    serde_json::from_str::<Option<String>>(literal).unwrap()
 }
 
 fn route_data() -> impl Strategy<Value = TopicRouteData> {
@@ -173,12 +227,12 @@ proptest! {
 
 #[test]
 fn header_errors_name_the_field() {
-    let mut ext = HashMap::new();
-    ext.insert("topic".to_owned(), "T".to_owned());
+    let mut ext = ExtFields::new();
+    ext.insert("topic", "T");
     let e = PullMessageRequestHeader::from_ext(&ext).unwrap_err();
     assert_eq!(e.to_string(), "the custom field <consumerGroup> is null");
-    ext.insert("consumerGroup".into(), "g".into());
-    ext.insert("queueId".into(), "x1".into());
+    ext.insert("consumerGroup", "g");
+    ext.insert("queueId", "x1");
     let e = PullMessageRequestHeader::from_ext(&ext).unwrap_err();
     assert!(
         e.to_string()
@@ -187,7 +241,7 @@ fn header_errors_name_the_field() {
     );
 
     // V2 letters are reported under their long names.
-    let cmd = RemotingCommand::new_request(RequestCode::SendMessageV2, HashMap::new());
+    let cmd = RemotingCommand::new_request(RequestCode::SendMessageV2, Default::default());
     let e = SendMessageRequestHeader::decode(&cmd).unwrap_err();
     assert_eq!(e.to_string(), "the custom field <producerGroup> is null");
 }
@@ -211,8 +265,8 @@ fn json_header_leniency() {
   "#;
     let cmd = RemotingCommand::decode_frame(frame(hdr)).unwrap();
     assert_eq!(cmd.language, LanguageCode::Cpp);
-    assert_eq!(cmd.ext_fields["n"], "5");
-    assert_eq!(cmd.ext_fields["b"], "true");
+    assert_eq!(cmd.ext_fields.get("n").unwrap(), "5");
+    assert_eq!(cmd.ext_fields.get("b").unwrap(), "true");
     assert!(!cmd.ext_fields.contains_key("z"));
     assert_eq!(cmd.remark, None);
 }

@@ -1,7 +1,6 @@
 //! The remoting server and client over real sockets on 127.0.0.1:0: pipelining, oneway,
 //! unknown codes, limits, bad input, timeouts and graceful shutdown.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,7 +63,10 @@ impl RequestProcessor for TestProcessor {
                 self.sleeps_started.fetch_add(1, Ordering::SeqCst);
                 Box::pin(async move {
                     sleep_for(&req).await;
-                    Some(req.response_to(ResponseCode::Success, req.ext_fields.get("id").cloned()))
+                    Some(req.response_to(
+                        ResponseCode::Success,
+                        req.ext_fields.get("id").map(str::to_owned),
+                    ))
                 })
             }
             ONEWAY => {
@@ -76,7 +78,11 @@ impl RequestProcessor for TestProcessor {
                 let order = self.oneway_order.clone();
                 Box::pin(async move {
                     sleep_for(&req).await;
-                    let id = req.ext_fields.get("id").cloned().unwrap_or_default();
+                    let id = req
+                        .ext_fields
+                        .get("id")
+                        .map(str::to_owned)
+                        .unwrap_or_default();
                     order.lock().unwrap().push(id);
                     None
                 })
@@ -84,7 +90,7 @@ impl RequestProcessor for TestProcessor {
             PUSH => {
                 let push = RemotingCommand::new_request(
                     RequestCode::NotifyConsumerIdsChanged,
-                    HashMap::new(),
+                    Default::default(),
                 )
                 .with_header(&NotifyConsumerIdsChangedRequestHeader {
                     consumer_group: "g".into(),
@@ -97,7 +103,7 @@ impl RequestProcessor for TestProcessor {
             ASK_CLIENT => Box::pin(async move {
                 let ask = RemotingCommand::new_request(
                     RequestCode::GetConsumerRunningInfo,
-                    HashMap::new(),
+                    Default::default(),
                 );
                 let answer = ctx.invoke(ask, Duration::from_secs(3)).await;
                 let remark = answer
@@ -143,7 +149,7 @@ async fn start(config: ServerConfig) -> (RemotingServer, Arc<TestProcessor>) {
 }
 
 fn sleep_req(ms: u64, id: &str) -> RemotingCommand {
-    let ext = HashMap::from([
+    let ext = ExtFields::from_iter([
         ("ms".to_owned(), ms.to_string()),
         ("id".to_owned(), id.to_owned()),
     ]);
@@ -213,13 +219,16 @@ async fn client_invoke_oneway_unknown_code_and_binary_reply() {
     assert_eq!(resp.response_code(), ResponseCode::Success);
 
     client
-        .invoke_oneway(&addr, RemotingCommand::new_request(ONEWAY, HashMap::new()))
+        .invoke_oneway(
+            &addr,
+            RemotingCommand::new_request(ONEWAY, Default::default()),
+        )
         .await
         .unwrap();
     let resp = client
         .invoke(
             &addr,
-            RemotingCommand::new_request(RequestCode::Unknown(4242), HashMap::new()),
+            RemotingCommand::new_request(RequestCode::Unknown(4242), Default::default()),
             Duration::from_secs(3),
         )
         .await
@@ -248,7 +257,7 @@ async fn oneway_requests_get_no_reply_even_on_error() {
     let (server, _) = start(fast_config()).await;
     let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
     let mut out = BytesMut::new();
-    let mut unknown = RemotingCommand::new_request(RequestCode::Unknown(777), HashMap::new());
+    let mut unknown = RemotingCommand::new_request(RequestCode::Unknown(777), Default::default());
     unknown.mark_oneway();
     unknown.encode(&mut out);
     let mut ping = sleep_req(0, "after");
@@ -268,7 +277,7 @@ async fn oneway_requests_of_a_connection_run_in_arrival_order() {
     let addr = server.local_addr().to_string();
     // The first is the slowest: run concurrently, they would finish in reverse order.
     for (id, ms) in [("a", 200u64), ("b", 50), ("c", 0)] {
-        let ext = HashMap::from([
+        let ext = ExtFields::from_iter([
             ("ms".to_owned(), ms.to_string()),
             ("id".to_owned(), id.to_owned()),
         ]);
@@ -305,7 +314,7 @@ async fn processor_panic_becomes_system_error() {
     let resp = client
         .invoke(
             &addr,
-            RemotingCommand::new_request(PANIC, HashMap::new()),
+            RemotingCommand::new_request(PANIC, Default::default()),
             Duration::from_secs(3),
         )
         .await
@@ -372,7 +381,7 @@ async fn server_pushes_oneway_to_client_handler() {
     client
         .invoke(
             &addr,
-            RemotingCommand::new_request(PUSH, HashMap::new()),
+            RemotingCommand::new_request(PUSH, Default::default()),
             Duration::from_secs(3),
         )
         .await
@@ -384,7 +393,7 @@ async fn server_pushes_oneway_to_client_handler() {
     assert_eq!(pushed.request_code(), RequestCode::NotifyConsumerIdsChanged);
     assert!(pushed.is_oneway());
     assert_eq!(pushed.serialize_type, SerializeType::Json);
-    assert_eq!(pushed.ext_fields["consumerGroup"], "g");
+    assert_eq!(pushed.ext_fields.get("consumerGroup").unwrap(), "g");
     server.shutdown().await;
 }
 
@@ -402,7 +411,7 @@ async fn server_request_to_client_is_matched_to_its_reply() {
     let r = client
         .invoke(
             &addr,
-            RemotingCommand::new_request(ASK_CLIENT, HashMap::new()),
+            RemotingCommand::new_request(ASK_CLIENT, Default::default()),
             Duration::from_secs(5),
         )
         .await
@@ -627,7 +636,7 @@ async fn oneway_requests_past_the_in_flight_limit_wait_instead_of_dropping() {
     let mut s = TcpStream::connect(server.local_addr()).await.unwrap();
     let mut out = BytesMut::new();
     for i in 0..50 {
-        let ext = HashMap::from([
+        let ext = ExtFields::from_iter([
             ("ms".to_owned(), "2".to_owned()),
             ("id".to_owned(), i.to_string()),
         ]);
@@ -663,7 +672,7 @@ async fn peer_that_never_reads_is_closed_others_are_served() {
     let mut stalled = TcpStream::connect(server.local_addr()).await.unwrap();
     let mut out = BytesMut::new();
     for i in 0..400 {
-        let ext = HashMap::from([("bytes".to_owned(), (256 * 1024).to_string())]);
+        let ext = ExtFields::from_iter([("bytes".to_owned(), (256 * 1024).to_string())]);
         let mut r = RemotingCommand::new_request(BIG, ext);
         r.opaque = i;
         r.encode(&mut out);

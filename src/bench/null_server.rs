@@ -4,7 +4,7 @@
 //! and anything else with success; nothing is stored. A broker's figure divided by this
 //! one's, in the same run with the same generator, is what the broker's own work costs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use bytes::BytesMut;
@@ -12,7 +12,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::protocol::{
-    perm, BrokerData, QueueData, RemotingCommand, RequestCode, ResponseCode, TopicRouteData,
+    perm, BrokerData, ExtFields, QueueData, RemotingCommand, RequestCode, ResponseCode,
+    TopicRouteData,
 };
 use crate::remoting::FrameCodec;
 
@@ -101,32 +102,26 @@ async fn connection(mut stream: TcpStream, route: bytes::Bytes) -> std::io::Resu
 }
 
 fn answer(req: &RemotingCommand, route: &bytes::Bytes) -> RemotingCommand {
-    let fields = |pairs: &[(&str, String)]| -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), v.clone()))
-            .collect()
-    };
     match req.request_code() {
         RequestCode::GetRouteinfoByTopic => req
             .response_to(ResponseCode::Success, None)
             .with_body(route.clone()),
         RequestCode::SendMessage | RequestCode::SendMessageV2 | RequestCode::SendBatchMessage => {
             let mut r = req.response_to(ResponseCode::Success, None);
-            r.ext_fields = fields(&[
-                ("msgId", "7F00000100002A9F0000000000000000".into()),
-                ("queueId", "0".into()),
-                ("queueOffset", "0".into()),
+            r.ext_fields = ExtFields::from_iter([
+                ("msgId", "7F00000100002A9F0000000000000000"),
+                ("queueId", "0"),
+                ("queueOffset", "0"),
             ]);
             r
         }
         RequestCode::PullMessage => {
             let mut r = req.response_to(ResponseCode::PullNotFound, None);
-            r.ext_fields = fields(&[
-                ("nextBeginOffset", "0".into()),
-                ("minOffset", "0".into()),
-                ("maxOffset", "0".into()),
-                ("suggestWhichBrokerId", "0".into()),
+            r.ext_fields = ExtFields::from_iter([
+                ("nextBeginOffset", "0"),
+                ("minOffset", "0"),
+                ("maxOffset", "0"),
+                ("suggestWhichBrokerId", "0"),
             ]);
             r
         }

@@ -11,10 +11,7 @@ use super::payload::{self, Stamp};
 use super::report::{self, Counters, Progress};
 use super::route::{self, QueueTarget};
 use super::{Limits, Options};
-use crate::protocol::{
-    RemotingCommand, RequestCode, ResponseCode, SendMessageRequestHeader,
-    SendMessageRequestHeaderV2,
-};
+use crate::protocol::{RemotingCommand, RequestCode, ResponseCode, SendMessageRequestHeader};
 use crate::remoting::{ClientConfig, RemotingClient};
 
 /// Shared by every sending task of one run.
@@ -79,16 +76,13 @@ pub async fn warm_up(opts: &Options) -> Result<(), String> {
     let queues = route::publish_queues(&client, &opts.namesrv, &opts.topic).await?;
     let target = queues.first().ok_or("no writable queue")?;
     let header = SendMessageRequestHeader {
-        producer_group: opts.group.clone(),
-        topic: opts.topic.clone(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: 4,
+        producer_group: &opts.group,
+        topic: opts.topic.as_str().into(),
         queue_id: target.queue_id,
-        born_timestamp: (payload::now_us() / 1000) as i64,
+        born_timestamp: Some((payload::now_us() / 1000) as i64),
         ..Default::default()
     };
-    let req = RemotingCommand::new_request(RequestCode::SendMessageV2, Default::default())
-        .with_header(&SendMessageRequestHeaderV2::from(header))
+    let req = RemotingCommand::new_request(RequestCode::SendMessageV2, header.to_ext(true))
         .with_body(Bytes::from_static(b"mqbench warm-up"));
     let resp = client
         .invoke(&target.broker_addr, req, opts.timeout())
@@ -174,14 +168,10 @@ fn build_request(plan: &Plan, target: &QueueTarget, first_seq: u64, batch: u64) 
         sent_at_us: payload::now_us(),
     };
     let header = SendMessageRequestHeader {
-        producer_group: plan.opts.group.clone(),
-        topic: plan.opts.topic.clone(),
-        default_topic: "TBW102".into(),
-        default_topic_queue_nums: 4,
+        producer_group: &plan.opts.group,
+        topic: plan.opts.topic.as_str().into(),
         queue_id: target.queue_id,
-        sys_flag: 0,
-        born_timestamp: (payload::now_us() / 1000) as i64,
-        flag: 0,
+        born_timestamp: Some((payload::now_us() / 1000) as i64),
         batch: batch > 1,
         ..Default::default()
     };
@@ -195,9 +185,7 @@ fn build_request(plan: &Plan, target: &QueueTarget, first_seq: u64, batch: u64) 
         let body = payload::encode(stamp(first_seq), plan.opts.size);
         (RequestCode::SendMessageV2, Bytes::from(body))
     };
-    RemotingCommand::new_request(code, Default::default())
-        .with_header(&SendMessageRequestHeaderV2::from(header))
-        .with_body(body)
+    RemotingCommand::new_request(code, header.to_ext(true)).with_body(body)
 }
 
 /// One entry of a batch body (wire doc §5.6), without properties.

@@ -1,9 +1,9 @@
 //! REGISTER_BROKER / UNREGISTER_BROKER to every NameServer (wire doc §9).
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use crate::protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
 
 use super::topic_config::{TopicConfigSerializeWrapper, PERM_READ, PERM_WRITE};
 use super::BrokerInner;
@@ -18,7 +18,7 @@ pub fn register_body(inner: &BrokerInner) -> String {
     let broker_perm = inner.config.broker_permission;
     if broker_perm & (PERM_READ | PERM_WRITE) != PERM_READ | PERM_WRITE {
         for t in wrapper.topic_config_table.values_mut() {
-            t.perm &= broker_perm;
+            Arc::make_mut(t).perm &= broker_perm;
         }
     }
     let body = serde_json::json!({
@@ -28,13 +28,13 @@ pub fn register_body(inner: &BrokerInner) -> String {
     body.to_string()
 }
 
-fn common_fields(inner: &BrokerInner) -> HashMap<String, String> {
+fn common_fields(inner: &BrokerInner) -> ExtFields {
     let cfg = &inner.config;
-    let mut ext = HashMap::new();
-    ext.insert("brokerName".to_string(), cfg.broker_name.clone());
-    ext.insert("brokerAddr".to_string(), inner.broker_addr());
-    ext.insert("clusterName".to_string(), cfg.broker_cluster_name.clone());
-    ext.insert("brokerId".to_string(), cfg.broker_id.to_string());
+    let mut ext = ExtFields::with_capacity(7);
+    ext.insert("brokerName", &cfg.broker_name);
+    ext.insert("brokerAddr", inner.broker_addr());
+    ext.insert("clusterName", &cfg.broker_cluster_name);
+    ext.insert_display("brokerId", cfg.broker_id);
     ext
 }
 
@@ -48,9 +48,9 @@ pub async fn register_all(inner: &BrokerInner) {
         "{}:{}",
         inner.config.broker_ip1, inner.config.ha_listen_port
     );
-    ext.insert("haServerAddr".to_string(), ha);
-    ext.insert("compressed".to_string(), "false".to_string());
-    ext.insert("bodyCrc32".to_string(), crc.to_string());
+    ext.insert("haServerAddr", ha);
+    ext.insert("compressed", "false");
+    ext.insert_display("bodyCrc32", crc);
     let calls = inner.config.namesrv_addr.iter().map(|addr| {
         let req = RemotingCommand::new_request(RequestCode::RegisterBroker, ext.clone())
             .with_body(body.clone().into_bytes());

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -122,16 +123,17 @@ pub fn now_ms() -> i64 {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TopicConfigSerializeWrapper {
-    pub topic_config_table: BTreeMap<String, TopicConfig>,
+    /// Shared: a lookup on the send and pull paths is a reference count, not a copy.
+    pub topic_config_table: BTreeMap<String, Arc<TopicConfig>>,
     pub data_version: DataVersion,
 }
 
 /// Outcome of looking a topic up for a send.
 pub enum SendTopic {
     /// Exists already.
-    Existing(TopicConfig),
+    Existing(Arc<TopicConfig>),
     /// Created just now: the caller must register with the NameServers at once.
-    Created(TopicConfig),
+    Created(Arc<TopicConfig>),
 }
 
 pub struct TopicConfigManager {
@@ -158,7 +160,7 @@ impl TopicConfigManager {
             wrapper
                 .topic_config_table
                 .entry(t.topic_name.clone())
-                .or_insert(t);
+                .or_insert_with(|| Arc::new(t));
         }
         if !cfg.auto_create_topic_enable {
             wrapper.topic_config_table.remove(TBW102);
@@ -173,7 +175,7 @@ impl TopicConfigManager {
         Ok(mgr)
     }
 
-    pub fn get(&self, topic: &str) -> Option<TopicConfig> {
+    pub fn get(&self, topic: &str) -> Option<Arc<TopicConfig>> {
         self.table.read().topic_config_table.get(topic).cloned()
     }
 
@@ -209,6 +211,7 @@ impl TopicConfigManager {
             let queues = requested_queues.clamp(1, template.write_queue_nums.max(1));
             let mut t = TopicConfig::new(topic, queues, template.perm & !PERM_INHERIT);
             t.topic_filter_type = template.topic_filter_type.clone();
+            let t = Arc::new(t);
             table
                 .topic_config_table
                 .insert(topic.to_string(), t.clone());
@@ -228,7 +231,12 @@ impl TopicConfigManager {
 
     /// Creates a topic with a fixed queue count if missing (retry and DLQ topics).
     /// Returns the config and whether it was created.
-    pub fn get_or_create_system(&self, topic: &str, queues: i32, perm: i32) -> (TopicConfig, bool) {
+    pub fn get_or_create_system(
+        &self,
+        topic: &str,
+        queues: i32,
+        perm: i32,
+    ) -> (Arc<TopicConfig>, bool) {
         if let Some(t) = self.get(topic) {
             return (t, false);
         }
@@ -237,7 +245,7 @@ impl TopicConfigManager {
             match table.topic_config_table.get(topic) {
                 Some(t) => (t.clone(), false),
                 None => {
-                    let t = TopicConfig::new(topic, queues, perm);
+                    let t = Arc::new(TopicConfig::new(topic, queues, perm));
                     table
                         .topic_config_table
                         .insert(topic.to_string(), t.clone());
@@ -256,7 +264,9 @@ impl TopicConfigManager {
     pub fn upsert(&self, t: TopicConfig) {
         {
             let mut table = self.table.write();
-            table.topic_config_table.insert(t.topic_name.clone(), t);
+            table
+                .topic_config_table
+                .insert(t.topic_name.clone(), Arc::new(t));
             table.data_version.next();
         }
         self.persist();

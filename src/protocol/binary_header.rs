@@ -1,12 +1,11 @@
 //! ROCKETMQ binary header (serialize type 1), wire doc §1.4. Every length is bounded by the
 //! bytes that remain before anything is allocated.
 
-use std::collections::HashMap;
-
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::command::{LanguageCode, RemotingCommand, SerializeType};
 use super::error::ProtocolError;
+use super::ext_fields::ExtFields;
 
 struct Cursor<'a> {
     buf: &'a [u8],
@@ -46,14 +45,15 @@ impl<'a> Cursor<'a> {
             .map_err(|_| ProtocolError::InvalidBinary(format!("{what}: negative length {raw}")))
     }
 
-    fn string(&mut self, n: usize, what: &str) -> Result<String, ProtocolError> {
+    fn str(&mut self, n: usize, what: &str) -> Result<&'a str, ProtocolError> {
         let bytes = self.take(n, what)?;
-        String::from_utf8(bytes.to_vec())
+        std::str::from_utf8(bytes)
             .map_err(|_| ProtocolError::InvalidBinary(format!("{what}: invalid UTF-8")))
     }
 }
 
-pub(super) fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
+/// Decodes a binary header; `header` is the header's bytes, a slice of the received frame.
+pub(super) fn decode(header: &Bytes) -> Result<RemotingCommand, ProtocolError> {
     let mut c = Cursor {
         buf: header,
         pos: 0,
@@ -69,12 +69,12 @@ pub(super) fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
     let remark = if remark_len == 0 {
         None
     } else {
-        Some(c.string(remark_len, "remark")?)
+        Some(c.str(remark_len, "remark")?.to_owned())
     };
     let ext_len = c.i32("extFields length")?;
     let ext_len = c.len(i64::from(ext_len), "extFields")?;
     let ext_bytes = c.take(ext_len, "extFields")?;
-    let ext_fields = decode_ext(ext_bytes)?;
+    let ext_fields = decode_ext(header, ext_bytes)?;
     Ok(RemotingCommand {
         code,
         language: LanguageCode::from_code(lang),
@@ -89,18 +89,18 @@ pub(super) fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
     })
 }
 
-fn decode_ext(buf: &[u8]) -> Result<HashMap<String, String>, ProtocolError> {
+fn decode_ext(header: &Bytes, buf: &[u8]) -> Result<ExtFields, ProtocolError> {
     let mut c = Cursor { buf, pos: 0 };
     // Each entry takes at least 6 bytes, so this bounds the pre-allocation.
-    let mut map = HashMap::with_capacity((buf.len() / 6).min(64));
+    let mut map = ExtFields::over_frame(header.clone(), (buf.len() / 6).min(64));
     while c.pos < buf.len() {
         let key_len = c.i16("ext key length")?;
         let key_len = c.len(i64::from(key_len), "ext key")?;
-        let key = c.string(key_len, "ext key")?;
+        let key = c.str(key_len, "ext key")?;
         let val_len = c.i32("ext value length")?;
         let val_len = c.len(i64::from(val_len), "ext value")?;
-        let val = c.string(val_len, "ext value")?;
-        map.insert(key, val);
+        let val = c.str(val_len, "ext value")?;
+        map.put_decoded(key, val);
     }
     Ok(map)
 }
@@ -125,7 +125,7 @@ pub(super) fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
         .map(|(k, v)| 2 + k.len() + 4 + v.len())
         .sum();
     dst.put_i32(ext_len as i32);
-    for (k, v) in &cmd.ext_fields {
+    for (k, v) in cmd.ext_fields.iter() {
         dst.put_i16(k.len() as i16);
         dst.put_slice(k.as_bytes());
         dst.put_i32(v.len() as i32);

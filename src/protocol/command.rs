@@ -1,11 +1,10 @@
 //! `RemotingCommand` and the frame layout (wire doc §1.1, §1.2).
 
-use std::collections::HashMap;
-
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::codes::{RequestCode, ResponseCode};
 use super::error::{HeaderError, ProtocolError};
+use super::ext_fields::ExtFields;
 use super::header::CommandHeader;
 use super::{binary_header, json_header};
 
@@ -109,7 +108,7 @@ pub struct RemotingCommand {
     pub opaque: i32,
     pub flag: i32,
     pub remark: Option<String>,
-    pub ext_fields: HashMap<String, String>,
+    pub ext_fields: ExtFields,
     pub body: Bytes,
     /// More body after `body`, sent as it is (a pull's records are slices of the mapped
     /// CommitLog: the writer hands them to the socket without copying them together).
@@ -120,7 +119,7 @@ pub struct RemotingCommand {
 
 impl RemotingCommand {
     /// A JSON request, version 409, language JAVA, opaque 0 (the client assigns it).
-    pub fn new_request(code: RequestCode, ext_fields: HashMap<String, String>) -> Self {
+    pub fn new_request(code: RequestCode, ext_fields: ExtFields) -> Self {
         RemotingCommand {
             code: code.into(),
             version: CURRENT_VERSION,
@@ -160,7 +159,11 @@ impl RemotingCommand {
 
     /// Merges the header's fields into `ext_fields`.
     pub fn with_header<H: CommandHeader>(mut self, h: &H) -> Self {
-        self.ext_fields.extend(h.to_ext());
+        if self.ext_fields.is_empty() {
+            self.ext_fields = h.to_ext();
+        } else {
+            self.ext_fields.extend(&h.to_ext());
+        }
         self
     }
 
@@ -207,10 +210,10 @@ impl RemotingCommand {
                 available,
             });
         }
-        let header = frame.get(4..4 + header_len).unwrap_or_default();
+        let header = frame.slice(4..4 + header_len);
         let mut cmd = match (word >> 24) as u8 {
-            0 => json_header::decode(header)?,
-            1 => binary_header::decode(header)?,
+            0 => json_header::decode(&header)?,
+            1 => binary_header::decode(&header)?,
             other => return Err(ProtocolError::UnknownSerializeType(other)),
         };
         cmd.body = frame.slice(4 + header_len..);

@@ -9,8 +9,10 @@ pub mod body;
 mod codes;
 mod command;
 mod error;
+mod ext_fields;
 pub mod header;
 mod json_header;
+mod json_scan;
 pub mod lenient;
 pub mod properties;
 
@@ -21,4 +23,5 @@ pub use command::{
     FLAG_ONEWAY, FLAG_RESPONSE,
 };
 pub use error::{BodyError, HeaderError, ProtocolError};
+pub use ext_fields::ExtFields;
 pub use header::*;

@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 use crate::commitlog::AppendRequest;
 use crate::error::StoreError;
 use crate::message::{
-    encode_record, offset_msg_id, record_len, store_timestamp_pos, validate_topic, BatchToStore,
-    MessageToStore, PutResult, PutStatus, RecordInput, FLAG_BORNHOST_V6, MAX_PROPERTIES_LEN,
-    TRANSACTION_TYPE_MASK,
+    encode_record, push_offset_msg_id, record_len, store_timestamp_pos, validate_topic,
+    BatchToStore, MessageToStore, PutResult, PutStatus, RecordInput, FLAG_BORNHOST_V6,
+    MAX_PROPERTIES_LEN, TRANSACTION_TYPE_MASK,
 };
 use crate::store::{Inner, MessageStore};
 use crate::waiter::FlushWaiter;
@@ -80,7 +80,7 @@ impl Inner {
         inputs: impl Iterator<Item = RecordInput<'a>>,
     ) -> Result<(PutResult, FlushWaiter), StoreError> {
         self.check_writable()?;
-        let (appended, ids, wrote) = ENCODE.with(|cell| {
+        let (appended, ids, count, wrote) = ENCODE.with(|cell| {
             let mut guard = cell.borrow_mut();
             let (buf, starts) = &mut *guard;
             buf.clear();
@@ -105,13 +105,16 @@ impl Inner {
                 store_ts_pos: store_timestamp_pos(born_v6),
             });
             let out = res.map(|a| {
-                let ids: Vec<String> = starts
-                    .iter()
-                    .map(|s| {
-                        offset_msg_id(common.store_host, (a.physical_offset + *s as u64) as i64)
-                    })
-                    .collect();
-                (a, ids, buf.len())
+                let id_len = if common.store_host.is_ipv4() { 32 } else { 56 };
+                let mut ids = String::with_capacity(starts.len() * (id_len + 1));
+                for (i, s) in starts.iter().enumerate() {
+                    if i > 0 {
+                        ids.push(',');
+                    }
+                    let offset = (a.physical_offset + *s as u64) as i64;
+                    push_offset_msg_id(&mut ids, common.store_host, offset);
+                }
+                (a, ids, starts.len(), buf.len())
             });
             if buf.capacity() > KEEP_BUFFER_BYTES {
                 *buf = Vec::new();
@@ -123,7 +126,7 @@ impl Inner {
             status: PutStatus::PutOk,
             physical_offset: appended.physical_offset as i64,
             queue_offset: appended.queue_offset,
-            msg_count: ids.len(),
+            msg_count: count,
             wrote_bytes: wrote,
             store_timestamp_ms: appended.store_timestamp_ms,
             msg_ids: ids,

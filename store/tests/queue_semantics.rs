@@ -181,8 +181,8 @@ fn ipv6_hosts_round_trip_and_msg_ids() {
     m.born_host = "[::1]:4000".parse().unwrap();
     m.store_host = "[2001:db8::7]:10911".parse().unwrap();
     let (r, _) = store.put_message(m).unwrap();
-    assert_eq!(r.msg_ids[0].len(), 56);
-    let (host, off) = ferrumq_store::decode_offset_msg_id(&r.msg_ids[0]).unwrap();
+    assert_eq!(r.msg_ids.len(), 56);
+    let (host, off) = ferrumq_store::decode_offset_msg_id(&r.msg_ids).unwrap();
     assert_eq!(
         (host, off),
         ("[2001:db8::7]:10911".parse().unwrap(), r.physical_offset)

@@ -118,7 +118,7 @@ fn batch_lands_in_one_file_with_consecutive_offsets() {
     assert_eq!((r.queue_offset, r.msg_count), (1, 5));
     // the batch did not fit after the 3000-byte record, so it starts the next file
     assert_eq!(r.physical_offset, 4096);
-    assert_eq!(r.msg_ids.len(), 5);
+    assert_eq!(r.msg_id_list().count(), 5);
     store.debug_wait_dispatched();
     let g = store.get_message("B", 2, 1, 32, usize::MAX, &|_| true);
     assert_eq!(g.messages.len(), 5);

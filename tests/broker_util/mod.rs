@@ -2,13 +2,12 @@
 //! ephemeral ports, and helpers that speak to them over TCP like the C++ client does.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::time::Duration;
 
 use ferrumq::broker::{start_broker, BrokerConfig, BrokerHandle};
 use ferrumq::namesrv::{start_namesrv, NamesrvConfig, NamesrvHandle};
-use ferrumq::protocol::{RemotingCommand, RequestCode};
+use ferrumq::protocol::{ExtFields, RemotingCommand, RequestCode};
 use ferrumq::remoting::{ClientConfig, RemotingClient};
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -203,12 +202,9 @@ impl Cluster {
 
 /// A request with C++-style extFields (ACL placeholders included).
 pub fn request(code: RequestCode, fields: &[(&str, &str)]) -> RemotingCommand {
-    let mut ext: HashMap<String, String> = fields
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let mut ext: ExtFields = fields.iter().copied().collect();
     for k in ["AccessKey", "Signature", "OnsChannel"] {
-        ext.insert(k.to_string(), String::new());
+        ext.insert(k, "");
     }
     RemotingCommand::new_request(code, ext)
 }
@@ -305,7 +301,6 @@ pub fn pull_request(
 pub fn field<'a>(resp: &'a RemotingCommand, key: &str) -> &'a str {
     resp.ext_fields
         .get(key)
-        .map(String::as_str)
         .unwrap_or_else(|| panic!("missing {key} in {resp:?}"))
 }
 

@@ -1,7 +1,7 @@
 //! Shared helpers for the NameServer integration tests.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ferrumq::namesrv::{masked_crc32, start_namesrv, NamesrvConfig, NamesrvHandle};
@@ -54,7 +54,7 @@ pub fn register_req(
     } else {
         body.encode()
     };
-    RemotingCommand::new_request(RequestCode::RegisterBroker, HashMap::new())
+    RemotingCommand::new_request(RequestCode::RegisterBroker, Default::default())
         .with_header(&RegisterBrokerRequestHeader {
             broker_name: name.into(),
             broker_addr: addr.into(),
@@ -69,7 +69,7 @@ pub fn register_req(
 }
 
 pub fn req<H: CommandHeader>(code: RequestCode, h: &H) -> RemotingCommand {
-    RemotingCommand::new_request(code, HashMap::new()).with_header(h)
+    RemotingCommand::new_request(code, Default::default()).with_header(h)
 }
 
 pub async fn route(c: &RemotingClient, ns: &str, topic: &str, version: i32) -> RemotingCommand {

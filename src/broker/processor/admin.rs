@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{success, Ext, Reject, Reply};
+use super::{success, Reject, Reply};
 use crate::broker::subscription_group::SubscriptionGroupConfig;
 use crate::broker::topic_config::{is_send_forbidden, is_valid_name, TopicConfig, TBW102};
 use crate::broker::BrokerInner;
@@ -15,7 +15,7 @@ use crate::protocol::{RemotingCommand, ResponseCode};
 const MAX_QUERY_MESSAGES: usize = 64;
 
 pub fn view_message(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let offset: i64 = Ext(&req.ext_fields).num("offset")?;
+    let offset: i64 = req.ext_fields.num("offset")?;
     let rec = inner
         .store
         .lookup_message_by_offset(offset)
@@ -24,7 +24,7 @@ pub fn view_message(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 pub fn query_message(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let ext = Ext(&req.ext_fields);
+    let ext = &req.ext_fields;
     let topic = ext.req("topic")?;
     let key = ext.req("key")?;
     let mut max: usize = ext
@@ -85,7 +85,7 @@ pub fn runtime_info(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 pub async fn create_topic(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
-    let ext = Ext(&req.ext_fields);
+    let ext = &req.ext_fields;
     let topic = ext.req("topic")?;
     if !is_valid_name(topic) {
         return Err(Reject::system(format!(
@@ -97,7 +97,7 @@ pub async fn create_topic(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Re
             "the topic[{topic}] is conflict with system reserved words."
         )));
     }
-    let queues = |k: &str| -> Result<i32, Reject> {
+    let queues = |k: &'static str| -> Result<i32, Reject> {
         let n: i32 = ext.opt_num(k)?.unwrap_or(8);
         if !(1..=1024).contains(&n) {
             return Err(Reject::system(format!("{k} {n} out of range 1..1024")));
@@ -108,7 +108,7 @@ pub async fn create_topic(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Re
     t.read_queue_nums = queues("readQueueNums")?;
     t.write_queue_nums = queues("writeQueueNums")?;
     t.topic_filter_type = ext
-        .opt("topicFilterType")
+        .get("topicFilterType")
         .unwrap_or("SINGLE_TAG")
         .to_string();
     t.topic_sys_flag = ext.opt_num("topicSysFlag")?.unwrap_or(0);
@@ -120,7 +120,7 @@ pub async fn create_topic(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Re
 }
 
 pub async fn delete_topic(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
-    let topic = Ext(&req.ext_fields).req("topic")?.to_string();
+    let topic = req.ext_fields.req("topic")?.to_string();
     if is_send_forbidden(&topic) || topic == TBW102 {
         return Err(Reject::system(format!(
             "the topic[{topic}] is a system topic"
@@ -144,7 +144,7 @@ pub fn all_topic_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 
 /// TopicStatsTable in fastjson's form (MessageQueue objects as keys).
 pub fn topic_stats(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let topic = Ext(&req.ext_fields).req("topic")?;
+    let topic = req.ext_fields.req("topic")?;
     let cfg = inner.topics.get(topic).ok_or_else(|| {
         Reject::new(
             ResponseCode::TopicNotExist,
@@ -192,7 +192,7 @@ pub fn all_groups(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 pub async fn delete_group(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
-    let group = Ext(&req.ext_fields).req("groupName")?.to_string();
+    let group = req.ext_fields.req("groupName")?.to_string();
     let i = inner.clone();
     blocking(move || {
         i.groups.delete(&group);

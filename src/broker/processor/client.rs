@@ -1,13 +1,12 @@
 //! Client bookkeeping: HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP,
 //! LOCK_BATCH_MQ / UNLOCK_BATCH_MQ, connection lists, NOTIFY_CONSUMER_IDS_CHANGED.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::{success, Ext, Reject, Reply};
+use super::{success, Reject, Reply};
 use crate::broker::consumer_manager::{
     ClientChannel, GroupKind, HeartbeatSubs, Notifier, Subscription,
 };
@@ -15,7 +14,7 @@ use crate::broker::locks::QueueKey;
 use crate::broker::producer_manager::ProducerChannel;
 use crate::broker::topic_config::RETRY_PREFIX;
 use crate::broker::BrokerInner;
-use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use crate::protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::ConnectionContext;
 
 /// Sends NOTIFY_CONSUMER_IDS_CHANGED to each notifier (oneway, JSON; wire doc §7.2).
@@ -28,8 +27,8 @@ pub fn notify_group(group: &str, notifiers: &[Notifier]) {
 fn notifier(ctx: &ConnectionContext) -> Notifier {
     let ctx = ctx.clone();
     Arc::new(move |group: &str| {
-        let mut ext = HashMap::new();
-        ext.insert("consumerGroup".to_string(), group.to_string());
+        let mut ext = ExtFields::with_capacity(1);
+        ext.insert("consumerGroup", group);
         let mut cmd = RemotingCommand::new_request(RequestCode::NotifyConsumerIdsChanged, ext);
         cmd.mark_oneway();
         ctx.send_oneway(cmd);
@@ -248,12 +247,12 @@ pub fn unsupported_filter(kind: &str) -> String {
 }
 
 pub fn unregister(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let ext = Ext(&req.ext_fields);
+    let ext = &req.ext_fields;
     let client_id = ext.req("clientID")?;
-    if let Some(group) = ext.opt("producerGroup").filter(|g| !g.is_empty()) {
+    if let Some(group) = ext.get("producerGroup").filter(|g| !g.is_empty()) {
         inner.producers.unregister(group, client_id);
     }
-    if let Some(group) = ext.opt("consumerGroup").filter(|g| !g.is_empty()) {
+    if let Some(group) = ext.get("consumerGroup").filter(|g| !g.is_empty()) {
         if let Some(notifiers) = inner.consumers.unregister(group, client_id) {
             if inner
                 .groups
@@ -277,7 +276,7 @@ pub fn connection_closed(inner: &BrokerInner, ctx: &ConnectionContext) {
 }
 
 pub fn consumer_list(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let group = Ext(&req.ext_fields).req("consumerGroup")?;
+    let group = req.ext_fields.req("consumerGroup")?;
     let ids = inner.consumers.client_ids(group);
     if ids.is_empty() {
         return Err(Reject::system(format!(
@@ -322,7 +321,7 @@ pub fn unlock_batch(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 }
 
 pub fn consumer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let group = Ext(&req.ext_fields).req("consumerGroup")?;
+    let group = req.ext_fields.req("consumerGroup")?;
     let Some(snap) = inner.consumers.snapshot(group) else {
         return Err(Reject::new(
             ResponseCode::ConsumerNotOnline,
@@ -351,7 +350,7 @@ pub fn consumer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply
 }
 
 pub fn producer_connections(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let group = Ext(&req.ext_fields).req("producerGroup")?;
+    let group = req.ext_fields.req("producerGroup")?;
     let conns: Vec<Value> = inner
         .producers
         .clients(group)

@@ -10,12 +10,11 @@ pub mod reply;
 pub mod send;
 pub mod send_back;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use crate::protocol::{HeaderError, RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::{ConnectionContext, RequestProcessor};
 
 use super::BrokerInner;
@@ -42,61 +41,23 @@ impl Reject {
 
 pub type Reply = Result<RemotingCommand, Reject>;
 
-/// Reads custom-header fields the way Java's decoder does, leniently: numbers as decimal
-/// text, booleans via `parseBoolean` plus C++'s `"1"`.
-pub struct Ext<'a>(pub &'a HashMap<String, String>);
-
-impl<'a> Ext<'a> {
-    pub fn opt(&self, key: &str) -> Option<&'a str> {
-        self.0.get(key).map(String::as_str)
+/// A missing or unreadable custom-header field (Java `@CFNotNull`, a non-number): SYSTEM_ERROR
+/// with the field's name, as Java's decoder answers.
+impl From<HeaderError> for Reject {
+    fn from(e: HeaderError) -> Self {
+        Reject::system(e.to_string())
     }
-
-    /// A required field (Java `@CFNotNull`): missing → SYSTEM_ERROR.
-    pub fn req(&self, key: &str) -> Result<&'a str, Reject> {
-        self.opt(key)
-            .ok_or_else(|| Reject::system(format!("the custom field <{key}> is null")))
-    }
-
-    pub fn num<T: std::str::FromStr>(&self, key: &str) -> Result<T, Reject> {
-        let v = self.req(key)?;
-        parse_num(v).ok_or_else(|| {
-            Reject::system(format!("the custom field <{key}> is not a number: {v:?}"))
-        })
-    }
-
-    pub fn opt_num<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, Reject> {
-        match self.opt(key) {
-            None => Ok(None),
-            Some(v) if v.trim().is_empty() => Ok(None),
-            Some(_) => self.num(key).map(Some),
-        }
-    }
-
-    pub fn flag(&self, key: &str) -> bool {
-        self.opt(key).is_some_and(|v| {
-            let v = v.trim();
-            v.eq_ignore_ascii_case("true") || v == "1"
-        })
-    }
-}
-
-/// Parses a decimal; tolerates a `.0` fraction (a JSON number written as a double).
-fn parse_num<T: std::str::FromStr>(v: &str) -> Option<T> {
-    let v = v.trim();
-    v.parse()
-        .ok()
-        .or_else(|| v.strip_suffix(".0").and_then(|i| i.parse().ok()))
 }
 
 /// A SUCCESS reply with the given extFields.
 pub fn success<const N: usize>(
     req: &RemotingCommand,
-    fields: [(&str, String); N],
+    fields: [(&'static str, String); N],
 ) -> RemotingCommand {
     let mut resp = req.response_to(ResponseCode::Success, None);
     resp.ext_fields.reserve(N);
     for (k, v) in fields {
-        resp.ext_fields.insert(k.to_string(), v);
+        resp.ext_fields.insert(k, v);
     }
     resp
 }
@@ -211,18 +172,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ext_reads_cpp_values() {
-        let mut m = HashMap::new();
-        m.insert("queueId".to_string(), "3".to_string());
-        m.insert("batch".to_string(), "1".to_string());
-        m.insert("unitMode".to_string(), "0".to_string());
-        m.insert("d".to_string(), "4.0".to_string());
-        let e = Ext(&m);
-        assert_eq!(e.num::<i32>("queueId").unwrap(), 3);
-        assert_eq!(e.num::<i32>("d").unwrap(), 4);
-        assert!(e.flag("batch"));
-        assert!(!e.flag("unitMode"));
-        assert!(e.req("topic").is_err());
-        assert_eq!(e.opt_num::<i64>("none").unwrap(), None);
+    fn a_missing_field_is_a_system_error_naming_it() {
+        let ext = crate::protocol::ExtFields::new();
+        let r = Reject::from(ext.req("topic").unwrap_err());
+        assert_eq!(r.code, ResponseCode::SystemError);
+        assert_eq!(r.remark, "the custom field <topic> is null");
     }
 }

@@ -2,12 +2,12 @@
 //! SEARCH_OFFSET_BY_TIMESTAMP, GET_EARLIEST_MSG_STORETIME, GET_ALL_CONSUMER_OFFSET,
 //! GET_CONSUME_STATS (wire doc §7.4).
 
-use super::{success, Ext, Reject, Reply};
+use super::{success, Reject, Reply};
 use crate::broker::BrokerInner;
 use crate::protocol::{RemotingCommand, ResponseCode};
 
 fn topic_queue(req: &RemotingCommand) -> Result<(&str, i32), Reject> {
-    let ext = Ext(&req.ext_fields);
+    let ext = &req.ext_fields;
     Ok((ext.req("topic")?, ext.num("queueId")?))
 }
 
@@ -15,14 +15,14 @@ fn topic_queue(req: &RemotingCommand) -> Result<(&str, i32), Reject> {
 /// does this so a new group sees what was sent just before it started), else
 /// QUERY_NOT_FOUND.
 pub fn query_consumer_offset(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let ext = Ext(&req.ext_fields);
+    let ext = &req.ext_fields;
     let group = ext.req("consumerGroup")?;
     let (topic, queue_id) = topic_queue(req)?;
     if let Some(offset) = inner.offsets.query(group, topic, queue_id) {
         return Ok(success(req, [("offset", offset.to_string())]));
     }
     let set_zero = ext
-        .opt("setZeroIfNotFound")
+        .get("setZeroIfNotFound")
         .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
     if set_zero && inner.store.min_offset_in_queue(topic, queue_id) <= 0 {
         return Ok(success(req, [("offset", "0".to_string())]));
@@ -34,7 +34,7 @@ pub fn query_consumer_offset(inner: &BrokerInner, req: &RemotingCommand) -> Repl
 }
 
 pub fn update_consumer_offset(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let ext = Ext(&req.ext_fields);
+    let ext = &req.ext_fields;
     let group = ext.req("consumerGroup")?;
     let (topic, queue_id) = topic_queue(req)?;
     let offset: i64 = ext.num("commitOffset")?;
@@ -69,10 +69,10 @@ pub fn min_offset(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
 /// last offset stored at or before it.
 pub fn search_by_timestamp(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     let (topic, queue_id) = topic_queue(req)?;
-    let ext = Ext(&req.ext_fields);
+    let ext = &req.ext_fields;
     let ts: i64 = ext.num("timestamp")?;
     let upper = ext
-        .opt("boundaryType")
+        .get("boundaryType")
         .is_some_and(|b| b.trim().eq_ignore_ascii_case("UPPER"));
     let offset = if upper {
         inner.store.offset_by_time_upper(topic, queue_id, ts)
@@ -98,9 +98,9 @@ pub fn all_consumer_offsets(inner: &BrokerInner, req: &RemotingCommand) -> Reply
 /// ConsumeStats in fastjson's form (MessageQueue objects as map keys): only Java admin
 /// tools read it.
 pub fn consume_stats(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
-    let ext = Ext(&req.ext_fields);
+    let ext = &req.ext_fields;
     let group = ext.req("consumerGroup")?;
-    let topics = match ext.opt("topic").filter(|t| !t.trim().is_empty()) {
+    let topics = match ext.get("topic").filter(|t| !t.trim().is_empty()) {
         Some(t) => vec![t.to_string()],
         None => inner.offsets.topics_of_group(group),
     };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ferrumq_store::{GetMessageResult, GetMessageStatus};
 
 use super::client::unsupported_filter;
-use super::{Ext, Reject, Reply};
+use super::{Reject, Reply};
 use crate::broker::consumer_manager::Subscription;
 use crate::broker::long_polling::MAX_SUSPEND;
 use crate::broker::topic_config::{PERM_READ, RETRY_PREFIX};
@@ -39,7 +39,7 @@ pub struct PullHeader {
 }
 
 fn decode_header(req: &RemotingCommand) -> Result<PullHeader, Reject> {
-    let ext = Ext(&req.ext_fields);
+    let ext = &req.ext_fields;
     Ok(PullHeader {
         group: ext.req("consumerGroup")?.to_string(),
         topic: ext.req("topic")?.to_string(),
@@ -52,9 +52,9 @@ fn decode_header(req: &RemotingCommand) -> Result<PullHeader, Reject> {
             .opt_num::<i64>("suspendTimeoutMillis")?
             .unwrap_or(0)
             .max(0) as u64,
-        subscription: ext.opt("subscription").map(str::to_string),
+        subscription: ext.get("subscription").map(str::to_string),
         sub_version: ext.opt_num("subVersion")?.unwrap_or(0),
-        expression_type: ext.opt("expressionType").map(str::to_string),
+        expression_type: ext.get("expressionType").map(str::to_string),
         max_msg_bytes: ext
             .opt_num::<i64>("maxMsgBytes")?
             .map_or(MAX_PULL_BYTES, |b| {
@@ -230,14 +230,12 @@ fn pull_once(
 
 fn reply(req: &RemotingCommand, code: ResponseCode, r: GetMessageResult) -> RemotingCommand {
     let mut resp = req.response_to(code, None);
-    for (k, v) in [
-        ("suggestWhichBrokerId", "0".to_string()),
-        ("nextBeginOffset", r.next_begin_offset.to_string()),
-        ("minOffset", r.min_offset.to_string()),
-        ("maxOffset", r.max_offset.to_string()),
-    ] {
-        resp.ext_fields.insert(k.to_string(), v);
-    }
+    let ext = &mut resp.ext_fields;
+    ext.reserve(4);
+    ext.insert("suggestWhichBrokerId", "0");
+    ext.insert_display("nextBeginOffset", r.next_begin_offset);
+    ext.insert_display("minOffset", r.min_offset);
+    ext.insert_display("maxOffset", r.max_offset);
     if code == ResponseCode::Success {
         // Slices of the mapped CommitLog, handed to the socket without a copy.
         resp.body_parts = r.messages;

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use ferrumq_store::{encode_properties, MessageToStore};
 
-use super::send::{
-    append, check_body_size, final_properties, joined_ids, prepare, send_ok, SendHeader,
-};
+use super::send::{append, check_body_size, final_properties, prepare, send_ok, SendHeader};
 use super::{Reject, Reply};
 use crate::broker::topic_config::now_ms;
 use crate::broker::BrokerInner;
@@ -90,7 +88,7 @@ async fn store(
         body: req.body.clone(),
         properties,
         sys_flag: h.sys_flag,
-        born_timestamp_ms: h.born_timestamp_ms,
+        born_timestamp_ms: h.born_timestamp.unwrap_or_else(now_ms),
         born_host: ctx.peer,
         store_host: inner.store_host(),
         reconsume_times: h.reconsume_times,
@@ -98,7 +96,7 @@ async fn store(
         store_timestamp_ms: None,
     };
     match append(inner, false, |s| s.put_message(msg)).await {
-        Ok((r, _)) => (joined_ids(r.msg_ids), r.queue_offset),
+        Ok((r, _)) => (r.msg_ids, r.queue_offset),
         Err(e) => {
             tracing::warn!(topic = %h.topic, remark = %e.remark, "reply message not stored");
             ("0".to_string(), 0)
@@ -125,7 +123,10 @@ fn push_request(
         ),
         ("queueId", h.queue_id.to_string()),
         ("sysFlag", h.sys_flag.to_string()),
-        ("bornTimestamp", h.born_timestamp_ms.to_string()),
+        (
+            "bornTimestamp",
+            h.born_timestamp.unwrap_or_else(now_ms).to_string(),
+        ),
         ("flag", h.flag.to_string()),
         ("properties", properties.to_string()),
         ("reconsumeTimes", h.reconsume_times.to_string()),
@@ -134,10 +135,7 @@ fn push_request(
         ("storeHost", inner.store_host().to_string()),
         ("storeTimestamp", now_ms().to_string()),
     ];
-    let ext = fields
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let ext = fields.into_iter().collect();
     RemotingCommand::new_request(RequestCode::PushReplyMessageToClient, ext)
         .with_body(req.body.clone())
 }

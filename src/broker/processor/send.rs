@@ -13,13 +13,13 @@ use ferrumq_store::{
 };
 
 use super::batch::{decode_batch, inflate_bounded};
-use super::{success, Ext, Reject, Reply};
+use super::{Reject, Reply};
 use crate::broker::topic_config::{
     is_send_forbidden, is_valid_name, now_ms, SendTopic, TopicConfig, DLQ_PREFIX, PERM_WRITE,
     RETRY_PREFIX,
 };
 use crate::broker::{register, schedule, BrokerConfig, BrokerInner};
-use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
+use crate::protocol::{RemotingCommand, ResponseCode, SendMessageRequestHeader};
 use crate::remoting::ConnectionContext;
 
 /// Sends appended but not yet durable (waiting on the flush) beyond this get SYSTEM_BUSY.
@@ -34,56 +34,16 @@ const SYSFLAG_COMPRESSED: i32 = 0x1;
 const SYSFLAG_MULTI_TAGS: i32 = 0x2;
 const SYSFLAG_TRANSACTION: i32 = 0xC;
 
-/// The send header, from V1 long names or V2 letters; strings borrowed from the request
-/// (the topic becomes owned when a retry send is redirected to the DLQ).
-pub struct SendHeader<'a> {
-    pub producer_group: &'a str,
-    pub topic: std::borrow::Cow<'a, str>,
-    pub default_topic: &'a str,
-    pub default_topic_queue_nums: i32,
-    pub queue_id: i32,
-    pub sys_flag: i32,
-    pub born_timestamp_ms: i64,
-    pub flag: i32,
-    pub properties: &'a str,
-    pub reconsume_times: i32,
-    pub batch: bool,
-    pub max_reconsume_times: Option<i32>,
-}
-
-fn decode_header(req: &RemotingCommand) -> Result<SendHeader<'_>, Reject> {
-    let v2 = matches!(
-        RequestCode::from(req.code),
-        RequestCode::SendMessageV2
-            | RequestCode::SendBatchMessage
-            | RequestCode::SendReplyMessageV2
-    );
-    let ext = Ext(&req.ext_fields);
-    // V2 letters per wire doc §2.2; a V1 name is accepted on V2 codes too (lenient).
-    let k = |v1: &'static str, l: &'static str| if v2 && ext.opt(l).is_some() { l } else { v1 };
-    Ok(SendHeader {
-        producer_group: ext.req(k("producerGroup", "a"))?,
-        topic: ext.req(k("topic", "b"))?.into(),
-        default_topic: ext.opt(k("defaultTopic", "c")).unwrap_or("TBW102"),
-        default_topic_queue_nums: ext.opt_num(k("defaultTopicQueueNums", "d"))?.unwrap_or(4),
-        queue_id: ext.num(k("queueId", "e"))?,
-        sys_flag: ext.opt_num(k("sysFlag", "f"))?.unwrap_or(0),
-        born_timestamp_ms: ext.opt_num(k("bornTimestamp", "g"))?.unwrap_or_else(now_ms),
-        flag: ext.opt_num(k("flag", "h"))?.unwrap_or(0),
-        properties: ext.opt(k("properties", "i")).unwrap_or(""),
-        reconsume_times: ext.opt_num(k("reconsumeTimes", "j"))?.unwrap_or(0),
-        batch: ext.flag(k("batch", "m")),
-        max_reconsume_times: ext.opt_num(k("maxReconsumeTimes", "l"))?,
-    })
-}
+/// The send header, from V1 long names or V2 letters, borrowed from the request.
+pub type SendHeader<'a> = SendMessageRequestHeader<'a>;
 
 /// What every send-like request (sends, replies) starts with, §7.1 steps 1–5: the header,
 /// the broker's state, the topic (auto-created if allowed) and the queue (random if < 0).
 pub(super) async fn prepare<'a>(
     inner: &Arc<BrokerInner>,
     req: &'a RemotingCommand,
-) -> Result<(SendHeader<'a>, TopicConfig), Reject> {
-    let mut h = decode_header(req)?;
+) -> Result<(SendHeader<'a>, Arc<TopicConfig>), Reject> {
+    let mut h = SendHeader::decode(req)?;
     check_broker(inner)?;
     let topic = resolve_topic(inner, &mut h, req.version).await?;
     if h.queue_id < 0 {
@@ -134,7 +94,7 @@ pub async fn process(
         body: Bytes::new(),
         properties: String::new(),
         sys_flag: h.sys_flag,
-        born_timestamp_ms: h.born_timestamp_ms,
+        born_timestamp_ms: h.born_timestamp.unwrap_or_else(now_ms),
         born_host: ctx.peer,
         store_host: inner.store_host(),
         reconsume_times: h.reconsume_times,
@@ -183,7 +143,7 @@ async fn resolve_topic(
     inner: &Arc<BrokerInner>,
     h: &mut SendHeader<'_>,
     version: i32,
-) -> Result<TopicConfig, Reject> {
+) -> Result<Arc<TopicConfig>, Reject> {
     if !is_valid_name(&h.topic) {
         return Err(Reject::system(format!(
             "topic[{}] is not a valid topic name",
@@ -240,7 +200,7 @@ async fn retry_topic(
     group: &str,
     h: &mut SendHeader<'_>,
     version: i32,
-) -> Result<TopicConfig, Reject> {
+) -> Result<Arc<TopicConfig>, Reject> {
     let Some((g, _)) = inner.groups.find_or_create(group) else {
         return Err(Reject::new(
             ResponseCode::SubscriptionGroupNotExist,
@@ -476,24 +436,9 @@ fn reply(
         PutStatus::FlushDiskTimeout => ResponseCode::FlushDiskTimeout,
         other => return Err(put_status_error(other)),
     };
-    let mut resp = send_ok(
-        inner,
-        req,
-        joined_ids(r.msg_ids),
-        h.queue_id,
-        r.queue_offset,
-    );
+    let mut resp = send_ok(inner, req, r.msg_ids, h.queue_id, r.queue_offset);
     resp.code = i32::from(code);
     Ok(resp)
-}
-
-/// The msgId field: the one id as it is, or a batch's ids joined by commas.
-pub(super) fn joined_ids(mut ids: Vec<String>) -> String {
-    if ids.len() == 1 {
-        ids.pop().unwrap_or_default()
-    } else {
-        ids.join(",")
-    }
 }
 
 /// A SendMessageResponseHeader reply (sends and replies): the three fields Java decodes as
@@ -505,16 +450,22 @@ pub(super) fn send_ok(
     queue_id: i32,
     queue_offset: i64,
 ) -> RemotingCommand {
-    success(
-        req,
-        [
-            ("msgId", msg_id),
-            ("queueId", queue_id.to_string()),
-            ("queueOffset", queue_offset.to_string()),
-            ("MSG_REGION", inner.config.region_id.clone()),
-            ("TRACE_ON", inner.config.trace_on.to_string()),
-        ],
-    )
+    let mut resp = req.response_to(ResponseCode::Success, None);
+    let ext = &mut resp.ext_fields;
+    ext.reserve(5);
+    ext.insert("msgId", msg_id);
+    ext.insert_display("queueId", queue_id);
+    ext.insert_display("queueOffset", queue_offset);
+    ext.insert("MSG_REGION", &inner.config.region_id);
+    ext.insert(
+        "TRACE_ON",
+        if inner.config.trace_on {
+            "true"
+        } else {
+            "false"
+        },
+    );
+    resp
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use ferrumq_store::{
     decode_record, encode_properties, offset_msg_id, parse_properties, MessageToStore,
 };
 
-use super::{success, Ext, Reject, Reply};
+use super::{success, Reject, Reply};
 use crate::broker::topic_config::{DLQ_PREFIX, PERM_WRITE, RETRY_PREFIX};
 use crate::broker::{schedule, BrokerInner};
 use crate::protocol::{RemotingCommand, ResponseCode};
@@ -16,7 +16,7 @@ use crate::protocol::{RemotingCommand, ResponseCode};
 const TRANSACTION_BITS: i32 = 0xC;
 
 pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
-    let ext = Ext(&req.ext_fields);
+    let ext = &req.ext_fields;
     let group = ext.req("group")?;
     let physical_offset: i64 = ext.num("offset")?;
     let delay_level: i32 = ext.opt_num("delayLevel")?.unwrap_or(0);

@@ -1,11 +1,12 @@
 //! Typed custom headers (wire doc §1.5, §2.2), converted from/to `extFields`.
 //!
 //! Each header is declared with [`command_header!`]: `req` fields must be present (Java's
-//! `@CFNotNull`), `opt` fields are `Option<_>`, `def` fields fall back to a default.
-
-use std::collections::HashMap;
+//! `@CFNotNull`), `opt` fields are `Option<_>`, `def` fields fall back to a default. Every
+//! field is read through [`ExtFields`]' lenient readers, the same ones the broker's
+//! processors use, so a header decodes the same way wherever it is read.
 
 use super::error::HeaderError;
+use super::ext_fields::{invalid, parse_flag, parse_num, ExtFields};
 
 mod broker;
 mod namesrv;
@@ -17,17 +18,17 @@ pub use send::*;
 
 /// A custom header: the typed view of a command's `extFields`.
 pub trait CommandHeader: Sized {
-    fn from_ext(ext: &HashMap<String, String>) -> Result<Self, HeaderError>;
-    fn to_ext(&self) -> HashMap<String, String>;
+    fn from_ext(ext: &ExtFields) -> Result<Self, HeaderError>;
+    fn to_ext(&self) -> ExtFields;
 }
 
 /// The empty header, for requests and responses without fields.
 impl CommandHeader for () {
-    fn from_ext(_: &HashMap<String, String>) -> Result<Self, HeaderError> {
+    fn from_ext(_: &ExtFields) -> Result<Self, HeaderError> {
         Ok(())
     }
-    fn to_ext(&self) -> HashMap<String, String> {
-        HashMap::new()
+    fn to_ext(&self) -> ExtFields {
+        ExtFields::new()
     }
 }
 
@@ -35,13 +36,6 @@ impl CommandHeader for () {
 pub trait FieldType: Sized {
     fn parse_field(field: &'static str, text: &str) -> Result<Self, HeaderError>;
     fn to_text(&self) -> String;
-}
-
-fn invalid(field: &'static str, text: &str) -> HeaderError {
-    HeaderError::Invalid {
-        field,
-        value: text.chars().take(64).collect(),
-    }
 }
 
 impl FieldType for String {
@@ -57,7 +51,7 @@ macro_rules! int_field {
     ($($t:ty),*) => {$(
         impl FieldType for $t {
             fn parse_field(field: &'static str, text: &str) -> Result<Self, HeaderError> {
-                text.trim().parse().map_err(|_| invalid(field, text))
+                parse_num(text).ok_or_else(|| invalid(field, text))
             }
             fn to_text(&self) -> String {
                 self.to_string()
@@ -68,11 +62,8 @@ macro_rules! int_field {
 int_field!(i32, i64);
 
 impl FieldType for bool {
-    /// Java's `Boolean.parseBoolean` (case-insensitive "true"), plus "1": the C++ 1.2.x client
-    /// writes booleans such as `batch` with `to_string(bool)`, i.e. "1"/"0".
     fn parse_field(_: &'static str, text: &str) -> Result<Self, HeaderError> {
-        let t = text.trim();
-        Ok(t.eq_ignore_ascii_case("true") || t == "1")
+        Ok(parse_flag(text))
     }
     fn to_text(&self) -> String {
         if *self { "true" } else { "false" }.to_owned()
@@ -81,7 +72,7 @@ impl FieldType for bool {
 
 /// A required field.
 pub fn required_field<T: FieldType>(
-    ext: &HashMap<String, String>,
+    ext: &ExtFields,
     field: &'static str,
 ) -> Result<T, HeaderError> {
     match ext.get(field) {
@@ -93,7 +84,7 @@ pub fn required_field<T: FieldType>(
 /// An optional field. An empty value counts as absent for non-string types, since Java
 /// would fail to parse it and clients only send it as a placeholder.
 pub fn optional_field<T: FieldType>(
-    ext: &HashMap<String, String>,
+    ext: &ExtFields,
     field: &'static str,
 ) -> Result<Option<T>, HeaderError> {
     match ext.get(field) {
@@ -118,12 +109,12 @@ macro_rules! command_header {
 
         impl $crate::protocol::header::CommandHeader for $name {
             fn from_ext(
-                ext: &::std::collections::HashMap<String, String>,
+                ext: &$crate::protocol::ExtFields,
             ) -> Result<Self, $crate::protocol::HeaderError> {
                 Ok(Self { $($field: $crate::command_header!(@get $kind ext $key $(, $default)?)),* })
             }
-            fn to_ext(&self) -> ::std::collections::HashMap<String, String> {
-                let mut m = ::std::collections::HashMap::new();
+            fn to_ext(&self) -> $crate::protocol::ExtFields {
+                let mut m = $crate::protocol::ExtFields::new();
                 $($crate::command_header!(@put $kind m $key self.$field);)*
                 m
             }
@@ -135,14 +126,14 @@ macro_rules! command_header {
         $crate::protocol::header::optional_field($ext, $key)?.unwrap_or($default)
     };
     (@put req $m:ident $key:literal $v:expr) => {
-        $m.insert($key.to_owned(), $crate::protocol::header::FieldType::to_text(&$v));
+        $m.insert($key, $crate::protocol::header::FieldType::to_text(&$v));
     };
     (@put def $m:ident $key:literal $v:expr) => {
-        $m.insert($key.to_owned(), $crate::protocol::header::FieldType::to_text(&$v));
+        $m.insert($key, $crate::protocol::header::FieldType::to_text(&$v));
     };
     (@put opt $m:ident $key:literal $v:expr) => {
         if let Some(v) = &$v {
-            $m.insert($key.to_owned(), $crate::protocol::header::FieldType::to_text(v));
+            $m.insert($key, $crate::protocol::header::FieldType::to_text(v));
         }
     };
 }

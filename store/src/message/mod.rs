@@ -60,7 +60,7 @@ pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 mod msg_id;
 mod properties;
 
-pub use msg_id::{decode_offset_msg_id, offset_msg_id};
+pub use msg_id::{decode_offset_msg_id, offset_msg_id, push_offset_msg_id};
 pub use properties::{
     encode_properties, find_property, iter_properties, java_string_hash, parse_properties,
     push_property, tag_code,
@@ -149,8 +149,16 @@ pub struct PutResult {
     pub wrote_bytes: usize,
     /// store timestamp of the records
     pub store_timestamp_ms: i64,
-    /// offset message ids (32 hex chars for IPv4), one per record
-    pub msg_ids: Vec<String>,
+    /// offset message ids (32 hex chars for IPv4), one per record, comma-separated: the
+    /// send reply's msgId field as it is
+    pub msg_ids: String,
+}
+
+impl PutResult {
+    /// The records' offset message ids, in order.
+    pub fn msg_id_list(&self) -> impl Iterator<Item = &str> {
+        self.msg_ids.split(',').filter(|id| !id.is_empty())
+    }
 }
 
 /// A decoded record; borrows body, topic and properties from the buffer.

@@ -2,20 +2,31 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use super::{push_host, Reader};
+use super::Reader;
 
 /// Offset message id: store host + port + physical offset, uppercase hex.
 pub fn offset_msg_id(store_host: SocketAddr, physical_offset: i64) -> String {
-    let mut raw = Vec::with_capacity(28);
-    push_host(&mut raw, &store_host);
-    raw.extend_from_slice(&physical_offset.to_be_bytes());
-    let hex = |n: u8| char::from(if n < 10 { b'0' + n } else { b'A' + n - 10 });
-    let mut out = String::with_capacity(raw.len() * 2);
-    for b in raw {
-        out.push(hex(b >> 4));
-        out.push(hex(b & 0xF));
-    }
+    let mut out = String::with_capacity(56);
+    push_offset_msg_id(&mut out, store_host, physical_offset);
     out
+}
+
+/// Appends the offset message id to `out` without allocating (the send path writes a
+/// batch's ids, comma-separated, into one String).
+pub fn push_offset_msg_id(out: &mut String, store_host: SocketAddr, physical_offset: i64) {
+    let hex = |n: u8| char::from(if n < 10 { b'0' + n } else { b'A' + n - 10 });
+    let mut put = |bytes: &[u8]| {
+        for b in bytes {
+            out.push(hex(b >> 4));
+            out.push(hex(b & 0xF));
+        }
+    };
+    match store_host.ip() {
+        IpAddr::V4(ip) => put(&ip.octets()),
+        IpAddr::V6(ip) => put(&ip.octets()),
+    }
+    put(&i32::from(store_host.port()).to_be_bytes());
+    put(&physical_offset.to_be_bytes());
 }
 
 /// Decodes a 32-char (IPv4) or 56-char (IPv6) offset message id.
