@@ -54,7 +54,7 @@ pub async fn run(opts: Options) -> Result<(), String> {
     progress.finish();
     report::summary("consume", &consumer.counters, started.elapsed());
     consumer.print_check();
-    Ok(())
+    report::write_plot(&consumer.counters, &consumer.opts, "consume")
 }
 
 impl Consumer {
@@ -63,9 +63,10 @@ impl Consumer {
             .duration_s
             .map(|s| Instant::now() + Duration::from_secs(s));
         Arc::new(Consumer {
+            // Before `opts` moves in.
+            counters: Arc::new(Counters::new(opts.plot.is_some())),
             opts,
             start_at,
-            counters: Arc::new(Counters::default()),
             tracker: Mutex::new(SeqTracker::default()),
             stop: AtomicBool::new(false),
             last_message: Mutex::new(Instant::now()),

@@ -2,6 +2,8 @@
 //! power of two, so any reported percentile is within ~1.6% of the true value), no
 //! allocation per sample, mergeable across tasks.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
 const SUB_BUCKETS: u64 = 64;
 /// Values below 64 µs get a bucket each; above, each power of two is split into 64 buckets.
 /// 58 doublings above 64 cover every u64.
@@ -103,6 +105,46 @@ impl Histogram {
     }
 }
 
+/// The same buckets with atomic counts: the per-second window of `--plot`. Every task records
+/// into it with one relaxed add (no lock per message) and the progress task empties it once a
+/// second.
+pub struct AtomicHistogram {
+    counts: Box<[AtomicU64]>,
+}
+
+impl Default for AtomicHistogram {
+    fn default() -> Self {
+        Self {
+            counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl AtomicHistogram {
+    pub fn record(&self, value_us: u64) {
+        if let Some(slot) = self.counts.get(Histogram::bucket_of(value_us)) {
+            slot.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Empties the window into a plain histogram. A sample counts as the lowest value of its
+    /// bucket (what percentiles report anyway), so `max_us` and the mean are bucket floors.
+    pub fn take(&self) -> Histogram {
+        let mut h = Histogram::new();
+        for (index, (slot, count)) in self.counts.iter().zip(h.counts.iter_mut()).enumerate() {
+            let n = slot.swap(0, Relaxed);
+            if n > 0 {
+                let value = Histogram::value_of(index);
+                *count = n;
+                h.total += n;
+                h.max_us = value;
+                h.sum_us += u128::from(value) * u128::from(n);
+            }
+        }
+        h
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +184,22 @@ mod tests {
         h.merge(&other);
         assert_eq!(h.count(), 10_001);
         assert_eq!(h.max_us(), 1_000_000);
+    }
+
+    #[test]
+    fn the_atomic_window_reports_like_a_histogram_and_empties() {
+        let window = AtomicHistogram::default();
+        let mut plain = Histogram::new();
+        for v in (1..=5_000u64).map(|v| v * 7) {
+            window.record(v);
+            plain.record(v);
+        }
+        let taken = window.take();
+        assert_eq!(taken.count(), 5_000);
+        for q in [0.5, 0.99, 0.999] {
+            assert_eq!(taken.percentile_us(q), plain.percentile_us(q));
+        }
+        assert!(taken.max_us() <= plain.max_us());
+        assert_eq!(window.take().count(), 0);
     }
 }

@@ -6,10 +6,12 @@ mod consume;
 mod histogram;
 pub mod null_server;
 mod payload;
+mod plot;
 mod produce;
 mod report;
 mod route;
 
+use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,16 @@ pub struct Options {
     /// Topic (created on the first send when the broker allows auto-creation).
     #[arg(short = 't', long, default_value = "BenchmarkTest")]
     pub topic: String,
+    /// Spread sends round-robin over N topics named {topic}-0 .. {topic}-{N-1}; 1 means
+    /// exactly --topic (produce only).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub topics: u32,
+    /// Queues a topic gets when the first send creates it ("defaultTopicQueueNums" of the
+    /// send; the broker caps it at its own defaultTopicQueueNums). 4, as the official clients.
+    #[arg(long = "queues-per-topic", value_name = "Q", default_value_t = 4,
+          value_parser = clap::value_parser!(i32).range(1..=1024))]
+    pub queues_per_topic: i32,
     /// Body size in bytes (at least the 28-byte sequence stamp).
     #[arg(short = 's', long, default_value_t = 1024)]
     pub size: usize,
@@ -76,11 +88,32 @@ pub struct Options {
     /// Per-request timeout in milliseconds.
     #[arg(long = "timeout-ms", default_value_t = 3000)]
     pub timeout_ms: u64,
+    /// Write an SVG of the run's per-second rate and latency percentiles to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 impl Options {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The topics a producer sends to.
+    pub fn topic_names(&self) -> Vec<String> {
+        if self.topics <= 1 {
+            return vec![self.topic.clone()];
+        }
+        (0..self.topics)
+            .map(|i| format!("{}-{i}", self.topic))
+            .collect()
+    }
+
+    /// The topics, for a log line or a title.
+    pub fn topic_label(&self) -> String {
+        match self.topics {
+            0 | 1 => self.topic.clone(),
+            n => format!("{0}-0..{0}-{1} ({n} topics)", self.topic, n - 1),
+        }
     }
 }
 
@@ -122,6 +155,12 @@ impl Limits {
 
 /// Runs one mode to completion; the error is one readable line.
 pub async fn run(cli: Cli) -> Result<(), String> {
+    match &cli.mode {
+        Mode::Consume(o) | Mode::E2e(o) if o.topics > 1 => {
+            return Err("--topics is for produce: consume and e2e read one topic".into())
+        }
+        _ => {}
+    }
     match cli.mode {
         Mode::Produce(opts) => produce::run(opts).await.map(|_| ()),
         Mode::Consume(opts) => consume::run(opts).await,
@@ -145,7 +184,12 @@ async fn e2e(opts: Options) -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let e2e_progress = report::Progress::start("e2e", consumer.counters.clone());
     let started = Instant::now();
-    let sent = produce::run(opts).await?;
+    // The plot is the consumer's: end-to-end latency and messages received.
+    let sent = produce::run(Options {
+        plot: None,
+        ..opts.clone()
+    })
+    .await?;
     let sent_ok = sent.ok.load(Relaxed);
     let drain_until = Instant::now() + Duration::from_secs(5);
     while consumer.received() < sent_ok && Instant::now() < drain_until {
@@ -156,5 +200,5 @@ async fn e2e(opts: Options) -> Result<(), String> {
     e2e_progress.finish();
     report::summary("end-to-end", &consumer.counters, started.elapsed());
     consumer.print_check();
-    Ok(())
+    report::write_plot(&consumer.counters, &opts, "e2e")
 }

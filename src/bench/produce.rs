@@ -26,20 +26,23 @@ struct Plan {
 
 pub async fn run(opts: Options) -> Result<Arc<Counters>, String> {
     let lookup = RemotingClient::new(ClientConfig::default());
-    let queues = route::publish_queues(&lookup, &opts.namesrv, &opts.topic).await?;
+    let topics = opts.topic_names();
+    let queues =
+        route::publish_queues_of_all(&lookup, &opts.namesrv, &topics, opts.queues_per_topic)
+            .await?;
     if queues.is_empty() {
         return Err(format!("topic {} has no writable queue", opts.topic));
     }
     println!(
         "produce: topic {} on {} queues, body {} B, {} connections x {} in flight, batch {}",
-        opts.topic,
+        opts.topic_label(),
         queues.len(),
         opts.size,
         opts.connections,
         opts.in_flight,
         opts.batch
     );
-    let counters = Arc::new(Counters::default());
+    let counters = Arc::new(Counters::new(opts.plot.is_some()));
     let plan = Arc::new(Plan {
         limits: Limits::from_options(&opts),
         run_id: payload::now_us(),
@@ -67,17 +70,20 @@ pub async fn run(opts: Options) -> Result<Arc<Counters>, String> {
     }
     progress.finish();
     report::summary("produce", &counters, started.elapsed());
+    report::write_plot(&counters, &plan.opts, "produce")?;
     Ok(counters)
 }
 
 /// One unstamped send, so that a new topic exists (auto-created) before e2e measures.
 pub async fn warm_up(opts: &Options) -> Result<(), String> {
     let client = RemotingClient::new(ClientConfig::default());
-    let queues = route::publish_queues(&client, &opts.namesrv, &opts.topic).await?;
+    let queues =
+        route::publish_queues(&client, &opts.namesrv, &opts.topic, opts.queues_per_topic).await?;
     let target = queues.first().ok_or("no writable queue")?;
     let header = SendMessageRequestHeader {
         producer_group: &opts.group,
         topic: opts.topic.as_str().into(),
+        default_topic_queue_nums: opts.queues_per_topic,
         queue_id: target.queue_id,
         born_timestamp: Some((payload::now_us() / 1000) as i64),
         ..Default::default()
@@ -169,7 +175,8 @@ fn build_request(plan: &Plan, target: &QueueTarget, first_seq: u64, batch: u64) 
     };
     let header = SendMessageRequestHeader {
         producer_group: &plan.opts.group,
-        topic: plan.opts.topic.as_str().into(),
+        topic: target.topic.as_str().into(),
+        default_topic_queue_nums: plan.opts.queues_per_topic,
         queue_id: target.queue_id,
         born_timestamp: Some((payload::now_us() / 1000) as i64),
         batch: batch > 1,
