@@ -95,6 +95,15 @@ impl MappedFile {
             }
         }
         let map = MmapOptions::new().len(size).map_raw(&file).map_err(err)?;
+        if allocation == Allocation::Chunks {
+            // A ConsumeQueue page is touched 20 bytes at a time. With readahead, the first
+            // write to a page of a fresh file faulted in (and zeroed) a whole readahead window:
+            // with 10,000 queues that kept the dispatcher busy zeroing memory instead of
+            // dispatching (seconds behind, and a shutdown that had to catch up).
+            if let Err(e) = map.advise(memmap2::Advice::Random) {
+                tracing::debug!(path = %path.display(), error = %e, "madvise(RANDOM) failed");
+            }
+        }
         Ok(Self {
             path: path.to_path_buf(),
             file,

@@ -63,6 +63,11 @@ impl IndexFile {
                 .map_err(err)?;
         }
         let map = MmapOptions::new().len(size).map_raw(&file).map_err(err)?;
+        // Hash slots and entries are touched a few bytes at a time, all over the file: no
+        // readahead window zeroed and read around each fault.
+        if let Err(e) = map.advise(memmap2::Advice::Random) {
+            tracing::debug!(path = %path.display(), error = %e, "madvise(RANDOM) failed");
+        }
         let f = Self {
             path: path.to_path_buf(),
             map,
