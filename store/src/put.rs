@@ -122,6 +122,7 @@ impl Inner {
             out
         })?;
         self.wake_dispatcher();
+        self.wake_warmer_if_needed();
         let result = PutResult {
             status: PutStatus::PutOk,
             physical_offset: appended.physical_offset as i64,

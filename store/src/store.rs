@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     /// sticky: a CommitLog flush failed, no more acks
     pub flush_failed: AtomicBool,
     pub dispatcher: OnceLock<Thread>,
+    /// the warm-up thread, woken by appends when the warmed window runs short
+    pub warmer: OnceLock<Thread>,
     /// test/bench hook: the dispatcher thread idles while set
     pub dispatch_paused: AtomicBool,
     /// topic → CommitLog offset below which its records belong to a deleted incarnation
@@ -171,6 +173,16 @@ impl Inner {
     pub(crate) fn wake_dispatcher(&self) {
         if let Some(t) = self.dispatcher.get() {
             t.unpark();
+        }
+    }
+
+    /// After an append: wakes the warm-up thread once the warmed window runs short (about
+    /// once per 2 MiB chunk, not per append).
+    pub(crate) fn wake_warmer_if_needed(&self) {
+        if self.commit_log.warm_wanted() {
+            if let Some(t) = self.warmer.get() {
+                t.unpark();
+            }
         }
     }
 
@@ -323,6 +335,7 @@ impl MessageStore {
             stopping: AtomicBool::new(false),
             flush_failed: AtomicBool::new(false),
             dispatcher: OnceLock::new(),
+            warmer: OnceLock::new(),
             dispatch_paused: AtomicBool::new(false),
             dispatch_error: Mutex::new(None),
             any_topic_fence: AtomicBool::new(!fences.is_empty()),

@@ -65,8 +65,10 @@ fn retention_loop(inner: &Inner) {
     });
 }
 
+/// Appends wake it when the warmed window runs short; the timeout only catches a pause
+/// after a failure running out.
 fn warm_loop(inner: &Inner) {
-    every(inner, Duration::from_millis(1), || {
+    every(inner, Duration::from_millis(100), || {
         inner.commit_log.warm_ahead()
     });
 }
@@ -80,12 +82,14 @@ fn flush_timeout_loop(inner: &Inner) {
 pub(crate) fn spawn_all(inner: &Arc<Inner>) -> Result<Vec<JoinHandle<()>>, StoreError> {
     let dispatcher = spawn("fq-dispatch", inner, dispatch_loop)?;
     let _ = inner.dispatcher.set(dispatcher.thread().clone());
+    let warmer = spawn("fq-warm", inner, warm_loop)?;
+    let _ = inner.warmer.set(warmer.thread().clone());
     Ok(vec![
+        warmer,
         dispatcher,
         spawn("fq-flush-commitlog", inner, Inner::flush_loop)?,
         spawn("fq-flush-timeout", inner, flush_timeout_loop)?,
         spawn("fq-flush-logics", inner, logics_flush_loop)?,
         spawn("fq-retention", inner, retention_loop)?,
-        spawn("fq-warm", inner, warm_loop)?,
     ])
 }

@@ -20,6 +20,14 @@ impl CommitLog {
             .store(super::now_ms() + WARM_RETRY_MS, Ordering::Release);
     }
 
+    /// Whether the warm-up thread has work: less than half the window ahead of the write
+    /// position is warmed (the appender wakes it then, instead of it polling).
+    pub(crate) fn warm_wanted(&self) -> bool {
+        let ahead = WARM_AHEAD_BYTES.min(self.file_size);
+        self.max_offset() + ahead / 2 > self.warmed_offset.load(Ordering::Acquire)
+            && super::now_ms() >= self.warm_paused_until_ms.load(Ordering::Acquire)
+    }
+
     /// One round of warm-up; cheap when there is nothing to do.
     pub(crate) fn warm_ahead(&self) {
         if super::now_ms() < self.warm_paused_until_ms.load(Ordering::Acquire) {
