@@ -307,6 +307,59 @@ fn plain_properties(cfg: &BrokerConfig, raw: &str) -> Option<(String, bool)> {
     Some((out, wait))
 }
 
+/// A batch entry's stored properties: its own minus WAIT and the stamped ones, plus the
+/// header's (the batch's) where the entry has no such name. `Some(None)`: a delay, refused.
+fn parsed_entry_properties(raw: &str, header_props: &[(String, String)]) -> Option<String> {
+    let mut props = parse_properties(raw);
+    if props.iter().any(|(k, v)| k == "DELAY" && v.trim() != "0") {
+        return None;
+    }
+    props.retain(|(k, _)| k != "WAIT" && !STAMPED.contains(&k.as_str()));
+    for (k, v) in header_props {
+        if !props.iter().any(|(pk, _)| pk == k) {
+            props.push((k.clone(), v.clone()));
+        }
+    }
+    Some(encode_properties(&props))
+}
+
+/// What `parsed_entry_properties` makes, in one pass over the entry's text and without a
+/// parsed list (a batch of 32 made 32 lists of owned pairs). None to step aside for a
+/// repeated name or very many properties; `Some(None)` for a delay.
+fn plain_entry_properties(raw: &str, header_props: &[(String, String)]) -> Option<Option<String>> {
+    let mut seen = [""; PLAIN_MAX_PROPERTIES];
+    let mut count = 0;
+    let mut delayed = false;
+    for (n, (k, v)) in iter_properties(raw).enumerate() {
+        if seen.get(..n)?.contains(&k) {
+            return None;
+        }
+        *seen.get_mut(n)? = k;
+        count = n + 1;
+        delayed |= k == "DELAY" && v.trim() != "0";
+    }
+    if delayed {
+        return Some(None);
+    }
+    let kept = |k: &str| k != "WAIT" && !STAMPED.contains(&k);
+    let extra: usize = header_props
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 2)
+        .sum();
+    let mut out = String::with_capacity(raw.len() + extra);
+    for (k, v) in iter_properties(raw).filter(|(k, _)| kept(k)) {
+        push_property(&mut out, k, v);
+    }
+    let names = seen.get(..count)?;
+    for (i, (k, v)) in header_props.iter().enumerate() {
+        let earlier = header_props.get(..i).unwrap_or_default();
+        if !names.iter().any(|n| n == k && kept(n)) && !earlier.iter().any(|(e, _)| e == k) {
+            push_property(&mut out, k, v);
+        }
+    }
+    Some(Some(out))
+}
+
 pub(super) fn check_body_size(inner: &BrokerInner, len: usize) -> Result<(), Reject> {
     let max = inner.config.store.max_message_size;
     if len > max {
@@ -342,20 +395,15 @@ async fn store_batch(
     let items = decode_batch(&body, MAX_BATCH_MESSAGES).map_err(illegal)?;
     let mut entries = Vec::with_capacity(items.len());
     for it in items {
-        let mut props = parse_properties(&it.properties);
-        if props.iter().any(|(k, v)| k == "DELAY" && v.trim() != "0") {
-            return Err(illegal("batch message does not support delay".into()));
+        let properties = match plain_entry_properties(&it.properties, header_props) {
+            Some(p) => p,
+            None => parsed_entry_properties(&it.properties, header_props),
         }
-        props.retain(|(k, _)| k != "WAIT" && !STAMPED.contains(&k.as_str()));
-        for (k, v) in header_props {
-            if !props.iter().any(|(pk, _)| pk == k) {
-                props.push((k.clone(), v.clone()));
-            }
-        }
+        .ok_or_else(|| illegal("batch message does not support delay".into()))?;
         entries.push(BatchEntry {
             flag: it.flag,
             body: it.body,
-            properties: encode_properties(&props),
+            properties,
         });
     }
     append(inner, wait, |s| {
@@ -475,6 +523,47 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// A batch entry's one-pass properties are exactly the parsed path's, or it steps
+        /// aside only for a repeated name.
+        #[test]
+        fn plain_entry_properties_match_the_parsed_path(
+            pairs in proptest::collection::vec(
+                (
+                    prop_oneof![
+                        Just("WAIT".to_string()),
+                        Just("CLUSTER".to_string()),
+                        Just("DELAY".to_string()),
+                        Just("KEYS".to_string()),
+                        Just("TAGS".to_string()),
+                        "[A-Z_]{0,4}",
+                    ],
+                    prop_oneof![Just("0".to_string()), Just("3".to_string()), "[a-z0-9 ]{0,5}"],
+                ),
+                0..12,
+            ),
+            header in proptest::collection::vec(
+                (prop_oneof![Just("TAGS"), Just("CLUSTER"), Just("WAIT"), Just("KEYS")], "[a-z]{1,3}"),
+                0..4,
+            ),
+        ) {
+            let raw: String = pairs
+                .iter()
+                .map(|(k, v)| format!("{k}\u{1}{v}\u{2}"))
+                .collect();
+            let header: Vec<(String, String)> =
+                header.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            let parsed = parsed_entry_properties(&raw, &header);
+            match plain_entry_properties(&raw, &header) {
+                Some(plain) => prop_assert_eq!(plain, parsed),
+                None => {
+                    let names: Vec<&str> =
+                        ferrumq_store::message::iter_properties(&raw).map(|(k, _)| k).collect();
+                    let repeated = names.iter().enumerate().any(|(i, k)| names[..i].contains(k));
+                    prop_assert!(repeated || names.len() > PLAIN_MAX_PROPERTIES, "stepped aside for {:?}", raw);
+                }
+            }
+        }
+
         /// The one-pass builder makes exactly what the parsed path makes, or steps aside.
         #[test]
         fn plain_properties_match_the_parsed_path(
