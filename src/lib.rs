@@ -8,3 +8,4 @@ pub mod namesrv;
 pub mod protocol;
 pub mod remoting;
 pub mod signal;
+pub mod sql92;

@@ -67,6 +67,8 @@ pub struct BrokerConfig {
     pub register_name_server_period_ms: u64,
     /// longPollingEnable
     pub long_polling_enable: bool,
+    /// enablePropertyFilter: SQL92 subscriptions are evaluated (off: refused, as RocketMQ)
+    pub enable_property_filter: bool,
     /// shortPollingTimeMills
     pub short_polling_time_ms: u64,
     /// flushConsumerOffsetInterval
@@ -105,6 +107,7 @@ impl Default for BrokerConfig {
             default_topic_queue_nums: 8,
             register_name_server_period_ms: 30_000,
             long_polling_enable: true,
+            enable_property_filter: false,
             short_polling_time_ms: 1_000,
             flush_consumer_offset_interval_ms: 5_000,
             client_channel_expired_time_ms: 120_000,
@@ -246,6 +249,7 @@ impl BrokerConfig {
                 self.register_name_server_period_ms = ranged(k, v, 1_000, 60_000)?
             }
             "longPollingEnable" => self.long_polling_enable = parse_bool(v),
+            "enablePropertyFilter" => self.enable_property_filter = parse_bool(v),
             "shortPollingTimeMills" => self.short_polling_time_ms = ranged(k, v, 1, 60_000)?,
             "flushConsumerOffsetInterval" => {
                 self.flush_consumer_offset_interval_ms = ranged(k, v, 100, 3_600_000)?
@@ -356,6 +360,10 @@ impl BrokerConfig {
                 self.register_name_server_period_ms.to_string(),
             ),
             ("longPollingEnable", self.long_polling_enable.to_string()),
+            (
+                "enablePropertyFilter",
+                self.enable_property_filter.to_string(),
+            ),
             (
                 "shortPollingTimeMills",
                 self.short_polling_time_ms.to_string(),

@@ -8,11 +8,17 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::sql92::{ParseError, Selector};
+
+/// The `expressionType` of a property-filter subscription.
+pub const SQL92: &str = "SQL92";
+
 /// Sends NOTIFY_CONSUMER_IDS_CHANGED for a group over one client's connection.
 pub type Notifier = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// One tag subscription, with tag codes recomputed from the tags (C++ sends bogus codes).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One subscription: TAG (tag codes recomputed from the tags; C++ sends bogus codes) or
+/// SQL92 (compiled once per subscription version).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Subscription {
     pub topic: String,
     pub sub_string: String,
@@ -20,6 +26,9 @@ pub struct Subscription {
     pub code_set: Vec<i32>,
     pub sub_version: i64,
     pub expression_type: String,
+    /// SQL92: the compiled expression, `None` when it does not compile (pulls then get
+    /// FILTER_DATA_NOT_EXIST, as RocketMQ answers).
+    pub selector: Option<Arc<Selector>>,
 }
 
 impl Subscription {
@@ -55,7 +64,30 @@ impl Subscription {
             code_set,
             sub_version,
             expression_type: "TAG".to_string(),
+            selector: None,
         }
+    }
+
+    /// A SQL92 subscription; the compile error, if any, is returned beside it.
+    pub fn sql92(topic: &str, expression: &str, sub_version: i64) -> (Self, Option<ParseError>) {
+        let (selector, error) = match Selector::compile(expression) {
+            Ok(s) => (Some(Arc::new(s)), None),
+            Err(e) => (None, Some(e)),
+        };
+        let sub = Self {
+            topic: topic.to_string(),
+            sub_string: expression.to_string(),
+            tags_set: Vec::new(),
+            code_set: Vec::new(),
+            sub_version,
+            expression_type: SQL92.to_string(),
+            selector,
+        };
+        (sub, error)
+    }
+
+    pub fn is_sql92(&self) -> bool {
+        self.expression_type.eq_ignore_ascii_case(SQL92)
     }
 
     /// Whether a consume-queue tag code passes this subscription.

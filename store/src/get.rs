@@ -26,6 +26,9 @@ impl GetMessageResult {
     }
 }
 
+/// A filter on a whole stored record (its bytes), after the tag-code filter.
+pub type RecordFilter<'a> = &'a dyn Fn(&[u8]) -> bool;
+
 impl MessageStore {
     /// Reads from a ConsumeQueue; statuses and next_begin_offset per wire doc §7.3.
     pub fn get_message(
@@ -36,6 +39,30 @@ impl MessageStore {
         max_msg_nums: i32,
         max_total_bytes: usize,
         filter: &dyn Fn(i64) -> bool,
+    ) -> GetMessageResult {
+        self.get_message_filtered(
+            topic,
+            queue_id,
+            offset,
+            max_msg_nums,
+            max_total_bytes,
+            filter,
+            None,
+        )
+    }
+
+    /// `get_message` with a second filter on each record that passed the tag filter (a
+    /// property filter such as SQL92 needs the stored properties, not only the tag code).
+    #[allow(clippy::too_many_arguments)]
+    pub fn get_message_filtered(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        offset: i64,
+        max_msg_nums: i32,
+        max_total_bytes: usize,
+        filter: &dyn Fn(i64) -> bool,
+        record_filter: Option<RecordFilter<'_>>,
     ) -> GetMessageResult {
         let Some(cq) = self.inner.find_cq(topic, queue_id) else {
             return GetMessageResult::empty(GetMessageStatus::NoMatchedLogicQueue, 0, 0, 0);
@@ -59,7 +86,7 @@ impl MessageStore {
             offset,
             max_msg_nums.max(1) as usize,
             max_total_bytes,
-            filter,
+            (filter, record_filter),
             min,
             max,
         )
@@ -72,7 +99,7 @@ impl MessageStore {
         offset: i64,
         max_msgs: usize,
         max_bytes: usize,
-        filter: &dyn Fn(i64) -> bool,
+        (filter, record_filter): (&dyn Fn(i64) -> bool, Option<RecordFilter<'_>>),
         min: i64,
         max: i64,
     ) -> GetMessageResult {
@@ -111,6 +138,12 @@ impl MessageStore {
             }
             match cl.read(e.physical_offset as u64, size) {
                 Some(b) => {
+                    if record_filter.is_some_and(|f| !f(&b)) {
+                        if taken == 0 {
+                            out.status = GetMessageStatus::NoMatchedMessage;
+                        }
+                        continue;
+                    }
                     out.total_bytes += b.len();
                     out.messages.push(b);
                     out.status = GetMessageStatus::Found;

@@ -30,6 +30,7 @@ mod waiter;
 
 pub use config::{DiskFullPolicy, FlushDiskType, RecoverCorruptPolicy, StoreConfig};
 pub use error::{RecordError, StoreError};
+pub use get::RecordFilter;
 pub use message::{
     decode_offset_msg_id, decode_record, encode_properties, java_string_hash, offset_msg_id,
     parse_properties, tag_code, BatchEntry, BatchToStore, DecodedRecord, MessageToStore, PutResult,

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{success, Reject, Reply};
 use crate::broker::consumer_manager::{
-    ClientChannel, GroupKind, HeartbeatSubs, Notifier, Subscription,
+    ClientChannel, GroupKind, HeartbeatSubs, Notifier, Subscription, SQL92,
 };
 use crate::broker::locks::QueueKey;
 use crate::broker::producer_manager::ProducerChannel;
@@ -16,6 +16,7 @@ use crate::broker::topic_config::RETRY_PREFIX;
 use crate::broker::BrokerInner;
 use crate::protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::ConnectionContext;
+use crate::sql92::Selector;
 
 /// Sends NOTIFY_CONSUMER_IDS_CHANGED to each notifier (oneway, JSON; wire doc §7.2).
 pub fn notify_group(group: &str, notifiers: &[Notifier]) {
@@ -98,9 +99,14 @@ fn subscriptions(consumer: &Value) -> Vec<Subscription> {
                     .collect::<Vec<_>>()
                     .join("||"),
             };
-            let mut sub = Subscription::from_expression(topic, &expr, i64_of(s, "subVersion"));
-            if let Some(t) = str_of(s, "expressionType").filter(|t| !t.trim().is_empty()) {
-                sub.expression_type = t.trim().to_ascii_uppercase();
+            let version = i64_of(s, "subVersion");
+            let kind = str_of(s, "expressionType").map(str::trim).unwrap_or("");
+            if kind.eq_ignore_ascii_case(SQL92) {
+                return Some(Subscription::sql92(topic, &expr, version).0);
+            }
+            let mut sub = Subscription::from_expression(topic, &expr, version);
+            if !kind.is_empty() {
+                sub.expression_type = kind.to_ascii_uppercase();
             }
             Some(sub)
         })
@@ -229,16 +235,38 @@ async fn register_consumer(
 }
 
 /// CHECK_CLIENT_CONFIG (46): a consumer with a non-TAG subscription asks whether this broker
-/// can filter it before it starts. Only TAG filtering exists yet, so anything else gets
-/// RocketMQ's own refusal (the answer of a broker with `enablePropertyFilter=false`).
-pub fn check_client_config(req: &RemotingCommand) -> Reply {
+/// can filter it before it starts: SQL92 when `enablePropertyFilter` is on and the
+/// expression compiles (else SUBSCRIPTION_PARSE_FAILED saying where it failed); with the
+/// switch off, RocketMQ's own refusal.
+pub fn check_client_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     let body = parse_body(req)?;
     let sub = body.get("subscriptionData").unwrap_or(&Value::Null);
     let kind = str_of(sub, "expressionType").map(str::trim).unwrap_or("");
     if kind.is_empty() || kind.eq_ignore_ascii_case("TAG") {
         return Ok(success(req, []));
     }
-    Err(Reject::system(unsupported_filter(kind)))
+    check_property_filter(inner, kind, str_of(sub, "subString").unwrap_or(""))?;
+    Ok(success(req, []))
+}
+
+/// Whether this broker evaluates a `kind` subscription with this expression: SYSTEM_ERROR
+/// when property filtering is off, SUBSCRIPTION_PARSE_FAILED for another kind or an
+/// expression that does not compile.
+pub fn check_property_filter(
+    inner: &BrokerInner,
+    kind: &str,
+    expression: &str,
+) -> Result<Arc<Selector>, Reject> {
+    if !inner.config.enable_property_filter {
+        return Err(Reject::system(unsupported_filter(kind)));
+    }
+    let parse_failed = |m: String| Reject::new(ResponseCode::SubscriptionParseFailed, m);
+    if !kind.eq_ignore_ascii_case(SQL92) {
+        return Err(parse_failed(format!("unknown expression type {kind}")));
+    }
+    Selector::compile(expression)
+        .map(Arc::new)
+        .map_err(|e| parse_failed(format!("SQL92 expression {expression:?}: {e}")))
 }
 
 /// RocketMQ's remark for a filter type the broker does not evaluate.

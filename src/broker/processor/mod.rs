@@ -134,7 +134,7 @@ async fn dispatch(
         C::PullMessage | C::LitePullMessage => pull::process(inner, req).await,
         C::HeartBeat => client::heartbeat(inner, ctx, req).await,
         C::UnregisterClient => client::unregister(inner, req),
-        C::CheckClientConfig => client::check_client_config(req),
+        C::CheckClientConfig => client::check_client_config(inner, req),
         C::GetConsumerListByGroup => client::consumer_list(inner, req),
         C::LockBatchMq => client::lock_batch(inner, req),
         C::UnlockBatchMq => client::unlock_batch(inner, req),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ferrumq_store::{GetMessageResult, GetMessageStatus};
 
-use super::client::unsupported_filter;
+use super::client::{check_property_filter, unsupported_filter};
 use super::{Reject, Reply};
 use crate::broker::consumer_manager::Subscription;
 use crate::broker::long_polling::MAX_SUSPEND;
@@ -145,15 +145,20 @@ fn check_access(inner: &BrokerInner, h: &PullHeader) -> Result<(), Reject> {
 /// one the group registered by heartbeat.
 fn subscription(inner: &BrokerInner, h: &PullHeader) -> Result<Subscription, Reject> {
     if h.sys_flag & FLAG_SUBSCRIPTION != 0 {
+        let expr = h.subscription.as_deref().unwrap_or("*");
         if let Some(kind) = h
             .expression_type
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("TAG"))
         {
-            return Err(Reject::system(unsupported_filter(kind)));
+            // RocketMQ runs an expression that does not compile as no filter at all (only
+            // an assert guards it); FerrumQ refuses it instead of delivering everything.
+            let selector = check_property_filter(inner, kind, expr)?;
+            let mut sub = Subscription::sql92(&h.topic, expr, h.sub_version).0;
+            sub.selector = Some(selector);
+            return Ok(sub);
         }
-        let expr = h.subscription.as_deref().unwrap_or("*");
         return Ok(Subscription::from_expression(&h.topic, expr, h.sub_version));
     }
     let not_exist = |m: String| Reject::new(ResponseCode::SubscriptionNotExist, m);
@@ -190,7 +195,15 @@ fn subscription(inner: &BrokerInner, h: &PullHeader) -> Result<Subscription, Rej
             "the consumer's subscription not latest",
         ));
     }
-    if !sub.expression_type.eq_ignore_ascii_case("TAG") {
+    if sub.is_sql92() && sub.selector.is_none() {
+        return Err(Reject::new(
+            ResponseCode::FilterDataNotExist,
+            "The broker's consumer filter data is not exist!Your expression may be wrong!",
+        ));
+    }
+    let evaluated = sub.expression_type.eq_ignore_ascii_case("TAG")
+        || (sub.is_sql92() && inner.config.enable_property_filter);
+    if !evaluated {
         return Err(Reject::system(unsupported_filter(&sub.expression_type)));
     }
     Ok(sub)
@@ -204,13 +217,26 @@ fn pull_once(
 ) -> (ResponseCode, GetMessageResult) {
     let max_msgs = h.max_msg_nums.clamp(1, MAX_PULL_MSGS);
     let filter = |tag_code: i64| sub.matches(tag_code);
-    let r = inner.store.get_message(
+    // SQL92 looks at the stored properties: an unmatched message never crosses the wire.
+    let by_properties = |record: &[u8]| {
+        ferrumq_store::decode_record(record).is_ok_and(|r| {
+            sub.selector
+                .as_ref()
+                .is_some_and(|s| s.matches_properties(r.properties))
+        })
+    };
+    let record_filter: Option<ferrumq_store::RecordFilter<'_>> = match sub.selector {
+        Some(_) => Some(&by_properties),
+        None => None,
+    };
+    let r = inner.store.get_message_filtered(
         &h.topic,
         h.queue_id,
         h.queue_offset,
         max_msgs,
         h.max_msg_bytes,
         &filter,
+        record_filter,
     );
     use GetMessageStatus as S;
     let code = match r.status {
