@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::remoting::ConnectionContext;
 use crate::sql92::{ParseError, Selector};
 
 /// The `expressionType` of a property-filter subscription.
@@ -104,6 +105,9 @@ pub struct ClientChannel {
     pub language: String,
     pub version: i32,
     pub notify: Notifier,
+    /// The client's connection, for requests to it (forwarded admin requests, offset
+    /// resets); `None` for channels without one (this module's unit tests).
+    pub ctx: Option<ConnectionContext>,
     pub last_update: Instant,
 }
 
@@ -268,6 +272,37 @@ impl ConsumerManager {
             .unwrap_or_default()
     }
 
+    /// The connection and client version of one client of a group.
+    pub fn channel(&self, group: &str, client_id: &str) -> Option<(ConnectionContext, i32)> {
+        let groups = self.groups.lock();
+        let c = groups.get(group)?.channels.get(client_id)?;
+        Some((c.ctx.clone()?, c.version))
+    }
+
+    /// The connections and client versions of a group's clients.
+    pub fn channels(&self, group: &str) -> Vec<(ConnectionContext, i32)> {
+        let groups = self.groups.lock();
+        groups
+            .get(group)
+            .map(|g| {
+                g.channels
+                    .values()
+                    .filter_map(|c| Some((c.ctx.clone()?, c.version)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Groups whose heartbeat subscriptions include the topic.
+    pub fn groups_subscribing(&self, topic: &str) -> Vec<String> {
+        let groups = self.groups.lock();
+        groups
+            .iter()
+            .filter(|(_, g)| g.subscriptions.contains_key(topic))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     pub fn subscription(&self, group: &str, topic: &str) -> Option<Subscription> {
         self.groups
             .lock()
@@ -356,6 +391,7 @@ mod tests {
             notify: Arc::new(move |_g| {
                 h.fetch_add(1, Ordering::SeqCst);
             }),
+            ctx: None,
             last_update: Instant::now(),
         }
     }

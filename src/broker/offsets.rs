@@ -74,6 +74,25 @@ impl ConsumerOffsetManager {
             .collect()
     }
 
+    /// Groups with offsets on a topic.
+    pub fn groups_of_topic(&self, topic: &str) -> Vec<String> {
+        let prefix = format!("{topic}@");
+        let table = self.table.lock();
+        table
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Copies `src`'s offsets on a topic to `dest` (replacing `dest`'s).
+    pub fn clone_topic(&self, src: &str, dest: &str, topic: &str) {
+        let mut table = self.table.lock();
+        if let Some(offsets) = table.get(&key(topic, src)).cloned() {
+            table.insert(key(topic, dest), offsets);
+        }
+    }
+
     /// Drops a topic's offsets (DELETE_TOPIC_IN_BROKER).
     pub fn remove_topic(&self, topic: &str) {
         let prefix = format!("{topic}@");

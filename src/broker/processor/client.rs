@@ -220,6 +220,7 @@ async fn register_consumer(
         language: client.language.clone(),
         version: client.version,
         notify: notifier(ctx),
+        ctx: Some(ctx.clone()),
         last_update: client.now,
     };
     let registered = inner

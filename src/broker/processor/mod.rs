@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod batch;
 pub mod client;
+pub mod manage;
 pub mod offsets;
 pub mod pull;
 pub mod reply;
@@ -162,6 +163,12 @@ async fn dispatch(
         C::GetAllSubscriptionGroupConfig => admin::all_groups(inner, req),
         C::DeleteSubscriptionGroup => admin::delete_group(inner, req).await,
         C::GetBrokerConfig => admin::broker_config(inner, req),
+        C::GetConsumerRunningInfo | C::ConsumeMessageDirectly => {
+            manage::forward_to_client(inner, req).await
+        }
+        C::QueryTopicConsumeByWho => manage::consume_by_who(inner, req),
+        C::CloneGroupOffset => manage::clone_group_offset(inner, req),
+        C::InvokeBrokerToResetOffset => manage::reset_offset(inner, req),
         _ => Err(not_supported(req)),
     }
 }
