@@ -246,3 +246,102 @@ async fn reset_offset_works_for_an_offline_group_and_refuses_the_unknown() {
     assert_eq!(r.response_code(), ResponseCode::SystemError);
     c.shutdown().await;
 }
+
+fn stats_request(name: &str, key: &str) -> RemotingCommand {
+    request(
+        RequestCode::ViewBrokerStatsData,
+        &[("statsName", name), ("statsKey", key)],
+    )
+}
+
+#[tokio::test]
+async fn statistics_follow_sends_and_pulls() {
+    let c = Cluster::start().await;
+    for i in 0..3 {
+        c.send_to("StatTopic", 0, "A", format!("m{i}").as_bytes())
+            .await;
+    }
+    let r = c
+        .call(pull_request("gStat", "StatTopic", 0, 0, 0x4, "*", 0))
+        .await;
+    assert_eq!(r.response_code(), ResponseCode::Success, "{r:?}");
+
+    let r = c.call(stats_request("TOPIC_PUT_NUMS", "StatTopic")).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let data: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(data["statsMinute"]["sum"], 3);
+    assert_eq!(data["statsDay"]["sum"], 3);
+    let r = c
+        .call(stats_request("GROUP_GET_NUMS", "StatTopic@gStat"))
+        .await;
+    let data: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(data["statsHour"]["sum"], 3);
+    let r = c.call(stats_request("TOPIC_PUT_NUMS", "Quiet")).await;
+    assert_eq!(r.response_code(), ResponseCode::SystemError);
+    assert!(r.remark.unwrap_or_default().contains("not exist"));
+
+    let r = c
+        .call(request(RequestCode::GetBrokerRuntimeInfo, &[]))
+        .await;
+    let info: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let t = &info["table"];
+    for key in [
+        "putTps",
+        "getTransferedTps",
+        "getTransferredTps",
+        "getTotalTps",
+    ] {
+        let text = t[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} missing: {t}"));
+        let numbers: Vec<f64> = text.split(' ').map(|n| n.parse().unwrap()).collect();
+        assert_eq!(numbers.len(), 3, "{key}: {text}");
+    }
+    assert_eq!(t["msgPutTotalTodayNow"], "3");
+    assert_eq!(t["msgGetTotalTodayNow"], "3");
+    let earliest: i64 = t["earliestMessageTimeStamp"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(earliest > 1_600_000_000_000, "{earliest}");
+    let ratio: f64 = t["commitLogDiskRatio"].as_str().unwrap().parse().unwrap();
+    assert!((0.0..=1.0).contains(&ratio));
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn broker_consume_stats_lists_every_group_with_its_lag() {
+    let c = Cluster::start().await;
+    for i in 0..3 {
+        c.send_to("LagTopic", 0, "A", format!("m{i}").as_bytes())
+            .await;
+    }
+    // The pull creates the subscription group; the commit leaves two messages unconsumed.
+    c.call(pull_request("gLag", "LagTopic", 0, 0, 0x4, "*", 0))
+        .await;
+    assert_eq!(c.call(commit("gLag", "LagTopic", 0, 1)).await.code, 0);
+    let r = c
+        .call(request(
+            RequestCode::GetBrokerConsumeStats,
+            &[("isOrder", "false")],
+        ))
+        .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(text.contains(r#"{"gLag":[{"consumeTps":"#), "{text}");
+    assert!(
+        text.contains(r#""brokerOffset":3,"consumerOffset":1"#),
+        "{text}"
+    );
+    assert!(text.ends_with(r#""totalDiff":2}"#), "{text}");
+    let r = c
+        .call(request(
+            RequestCode::GetBrokerConsumeStats,
+            &[("isOrder", "true")],
+        ))
+        .await;
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(text.contains(r#""consumeStatsList":[]"#), "{text}");
+    c.shutdown().await;
+}

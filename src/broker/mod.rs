@@ -12,6 +12,7 @@ pub mod processor;
 pub mod producer_manager;
 pub mod register;
 pub mod schedule;
+pub mod stats;
 pub mod subscription_group;
 pub mod topic_config;
 
@@ -58,12 +59,15 @@ pub struct BrokerInner {
     pub locks: locks::RebalanceLockManager,
     pub holds: long_polling::PullHoldService,
     pub schedule: schedule::ScheduleService,
+    pub stats: stats::BrokerStats,
     pub namesrv_client: RemotingClient,
     /// brokerIP1 and the port actually bound; set once right after binding.
     addr: OnceLock<SocketAddr>,
     shutting_down: AtomicBool,
     /// Sends appended and waiting for durability (bounded by send::MAX_PENDING_SENDS).
     pub pending_sends: std::sync::atomic::AtomicUsize,
+    /// When this broker started, ms since the epoch (runtime info).
+    pub boot_ms: i64,
 }
 
 impl BrokerInner {
@@ -124,12 +128,14 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         producers: Default::default(),
         locks: Default::default(),
         holds: Default::default(),
+        stats: Default::default(),
         namesrv_client: RemotingClient::new(Default::default()),
         store,
         config,
         addr: OnceLock::new(),
         shutting_down: AtomicBool::new(false),
         pending_sends: Default::default(),
+        boot_ms: topic_config::now_ms(),
     });
     let weak = Arc::downgrade(&inner);
     inner
@@ -192,6 +198,10 @@ fn spawn_background(inner: &Arc<BrokerInner>, stop: watch::Receiver<bool>) -> Ve
             if let Err(e) = r {
                 tracing::error!(error = %e, "schedule scan task failed");
             }
+        }),
+        periodic(inner, stop.clone(), stats::SAMPLE_EVERY, |i| async move {
+            let cluster = &i.config.broker_cluster_name;
+            i.stats.sample_all(cluster, topic_config::now_ms());
         }),
         periodic(inner, stop, scan_every, move |i| async move {
             i.producers.scan_expired(ttl);

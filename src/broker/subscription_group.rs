@@ -67,6 +67,16 @@ impl SubscriptionGroupManager {
         })
     }
 
+    /// Every configured group's name.
+    pub fn names(&self) -> Vec<String> {
+        self.table
+            .read()
+            .subscription_group_table
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
         self.table
             .read()

@@ -2,12 +2,15 @@
 //! lookup by offset or key, runtime info, broker config.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use ferrumq_store::{decode_record, RetentionProbe, SystemProbe};
 use serde_json::json;
 
 use super::{success, Reject, Reply};
+use crate::broker::stats::Stat;
 use crate::broker::subscription_group::SubscriptionGroupConfig;
-use crate::broker::topic_config::{is_send_forbidden, is_valid_name, TopicConfig, TBW102};
+use crate::broker::topic_config::{is_send_forbidden, is_valid_name, now_ms, TopicConfig, TBW102};
 use crate::broker::BrokerInner;
 use crate::protocol::{RemotingCommand, ResponseCode};
 
@@ -78,10 +81,83 @@ pub fn runtime_info(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         ),
         ("pullSuspendedCount", inner.holds.suspended().to_string()),
     ];
-    for (k, v) in extra {
+    for (k, v) in extra.into_iter().chain(stats_keys(inner)) {
         table.insert(k.to_string(), v.into());
     }
     Ok(success(req, []).with_body(json!({ "table": table }).to_string().into_bytes()))
+}
+
+/// The runtime-info keys admin tools parse (features sheet §4.3): rates as three numbers over
+/// 10 s, 60 s and 600 s (clusterList reads the first of `putTps` and of the transferred-TPS
+/// key, under both spellings), daily totals, and store state.
+fn stats_keys(inner: &BrokerInner) -> Vec<(&'static str, String)> {
+    let s = &inner.stats;
+    let cluster = inner.config.broker_cluster_name.as_str();
+    let rates = |stat| s.rates_text(stat, cluster);
+    let total_rates = {
+        let r = |stat, secs| s.rate(stat, cluster, Duration::from_secs(secs));
+        let sum = |secs| r(Stat::GetFound, secs) + r(Stat::GetMiss, secs);
+        format!("{:.2} {:.2} {:.2}", sum(10), sum(60), sum(600))
+    };
+    let (put_yesterday, put_today, get_yesterday, get_today) = s.daily_totals();
+    let now = now_ms();
+    let up_s = (now - inner.boot_ms).max(0) / 1000;
+    let store = &inner.store;
+    let earliest = store
+        .lookup_message_by_offset(store.commit_log_min_offset())
+        .and_then(|raw| decode_record(&raw).ok().map(|r| r.store_timestamp_ms))
+        .unwrap_or(0);
+    let root = &inner.config.store.store_path_root_dir;
+    let unflushed = (store.commit_log_max_offset() - store.commit_log_flushed_offset()).max(0);
+    vec![
+        ("putTps", rates(Stat::BrokerPutNums)),
+        ("getTransferedTps", rates(Stat::BrokerGetNums)),
+        ("getTransferredTps", rates(Stat::BrokerGetNums)),
+        ("getFoundTps", rates(Stat::GetFound)),
+        ("getMissTps", rates(Stat::GetMiss)),
+        ("getTotalTps", total_rates),
+        ("msgPutTotalYesterdayMorning", put_yesterday.to_string()),
+        ("msgPutTotalTodayMorning", put_today.to_string()),
+        (
+            "msgPutTotalTodayNow",
+            s.total(Stat::BrokerPutNums, cluster).to_string(),
+        ),
+        ("msgGetTotalYesterdayMorning", get_yesterday.to_string()),
+        ("msgGetTotalTodayMorning", get_today.to_string()),
+        (
+            "msgGetTotalTodayNow",
+            s.total(Stat::BrokerGetNums, cluster).to_string(),
+        ),
+        ("bootTimestamp", inner.boot_ms.to_string()),
+        (
+            "runtime",
+            format!(
+                "[ {} days, {} hours, {} minutes, {} seconds ]",
+                up_s / 86_400,
+                up_s / 3_600 % 24,
+                up_s / 60 % 60,
+                up_s % 60
+            ),
+        ),
+        ("earliestMessageTimeStamp", earliest.to_string()),
+        (
+            "commitLogDiskRatio",
+            format!("{:.4}", SystemProbe.disk_used_ratio(root)),
+        ),
+        ("remainHowManyDataToFlush", format!("{unflushed} B")),
+    ]
+}
+
+/// VIEW_BROKER_STATS_DATA (315): one statistic's sums and rates over the last minute, hour
+/// and day.
+pub fn stats_data(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
+    let ext = &req.ext_fields;
+    let (name, key) = (ext.req("statsName")?, ext.req("statsKey")?);
+    let data = inner
+        .stats
+        .stats_data(name, key)
+        .ok_or_else(|| Reject::system(format!("The stats <{name}> <{key}> not exist")))?;
+    Ok(success(req, []).with_body(data.to_string().into_bytes()))
 }
 
 pub async fn create_topic(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {

@@ -10,6 +10,7 @@ use super::client::{check_property_filter, unsupported_filter};
 use super::{Reject, Reply};
 use crate::broker::consumer_manager::Subscription;
 use crate::broker::long_polling::MAX_SUSPEND;
+use crate::broker::stats::Stat;
 use crate::broker::topic_config::{PERM_READ, RETRY_PREFIX};
 use crate::broker::BrokerInner;
 use crate::protocol::{RemotingCommand, ResponseCode};
@@ -75,7 +76,7 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
     let (code, result) = pull_once(inner, &h, &sub);
     let may_suspend = h.sys_flag & FLAG_SUSPEND != 0 && !inner.is_shutting_down();
     if code != ResponseCode::PullNotFound || !may_suspend {
-        return Ok(reply(req, code, result));
+        return Ok(answer(inner, &h, req, code, result));
     }
     let hold = if inner.config.long_polling_enable {
         Duration::from_millis(h.suspend_timeout_ms).min(MAX_SUSPEND)
@@ -89,9 +90,31 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
         .await
     {
         let (code, result) = pull_once(inner, &h, &sub);
-        return Ok(reply(req, code, result));
+        return Ok(answer(inner, &h, req, code, result));
     }
-    Ok(reply(req, code, result))
+    Ok(answer(inner, &h, req, code, result))
+}
+
+/// The reply, counted in the broker's statistics.
+fn answer(
+    inner: &BrokerInner,
+    h: &PullHeader,
+    req: &RemotingCommand,
+    code: ResponseCode,
+    result: GetMessageResult,
+) -> RemotingCommand {
+    let cluster = &inner.config.broker_cluster_name;
+    if code == ResponseCode::Success {
+        let (msgs, bytes) = (result.messages.len() as u64, result.total_bytes as u64);
+        let key = format!("{}@{}", h.topic, h.group);
+        inner.stats.add(Stat::GroupGetNums, &key, msgs, 1);
+        inner.stats.add(Stat::GroupGetSize, &key, bytes, 1);
+        inner.stats.add(Stat::BrokerGetNums, cluster, msgs, 1);
+        inner.stats.add(Stat::GetFound, cluster, 1, 1);
+    } else {
+        inner.stats.add(Stat::GetMiss, cluster, 1, 1);
+    }
+    reply(req, code, result)
 }
 
 fn check_access(inner: &BrokerInner, h: &PullHeader) -> Result<(), Reject> {

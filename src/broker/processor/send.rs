@@ -14,6 +14,7 @@ use ferrumq_store::{
 
 use super::batch::{decode_batch, inflate_bounded};
 use super::{Reject, Reply};
+use crate::broker::stats::Stat;
 use crate::broker::topic_config::{
     is_send_forbidden, is_valid_name, now_ms, SendTopic, TopicConfig, DLQ_PREFIX, PERM_WRITE,
     RETRY_PREFIX,
@@ -484,6 +485,15 @@ fn reply(
         PutStatus::FlushDiskTimeout => ResponseCode::FlushDiskTimeout,
         other => return Err(put_status_error(other)),
     };
+    let (msgs, bytes) = (r.msg_count as u64, r.wrote_bytes as u64);
+    inner.stats.add(Stat::TopicPutNums, &h.topic, msgs, 1);
+    inner.stats.add(Stat::TopicPutSize, &h.topic, bytes, 1);
+    inner.stats.add(
+        Stat::BrokerPutNums,
+        &inner.config.broker_cluster_name,
+        msgs,
+        1,
+    );
     let mut resp = send_ok(inner, req, r.msg_ids, h.queue_id, r.queue_offset);
     resp.code = i32::from(code);
     Ok(resp)

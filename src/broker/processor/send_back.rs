@@ -9,6 +9,7 @@ use ferrumq_store::{
 };
 
 use super::{success, Reject, Reply};
+use crate::broker::stats::Stat;
 use crate::broker::topic_config::{DLQ_PREFIX, PERM_WRITE, RETRY_PREFIX};
 use crate::broker::{schedule, BrokerInner};
 use crate::protocol::{RemotingCommand, ResponseCode};
@@ -85,7 +86,11 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
         store_timestamp_ms: None,
     };
     match inner.store.put_message(msg) {
-        Ok((r, _)) if r.status == ferrumq_store::PutStatus::PutOk => Ok(success(req, [])),
+        Ok((r, _)) if r.status == ferrumq_store::PutStatus::PutOk => {
+            let key = format!("{}@{group}", rec.topic);
+            inner.stats.add(Stat::SndbckPutNums, &key, 1, 1);
+            Ok(success(req, []))
+        }
         Ok((r, _)) => Err(Reject::system(format!("{:?}", r.status))),
         Err(e) => Err(Reject::system(e.to_string())),
     }
