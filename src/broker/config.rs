@@ -69,6 +69,14 @@ pub struct BrokerConfig {
     pub long_polling_enable: bool,
     /// enablePropertyFilter: SQL92 subscriptions are evaluated (off: refused, as RocketMQ)
     pub enable_property_filter: bool,
+    /// rejectTransactionMessage: half messages get NO_PERMISSION
+    pub reject_transaction_message: bool,
+    /// transactionTimeOut: a half message younger than this is not checked yet
+    pub transaction_timeout_ms: u64,
+    /// transactionCheckInterval: how often unresolved half messages are checked
+    pub transaction_check_interval_ms: u64,
+    /// transactionCheckMax: checks before a half message goes to TRANS_CHECK_MAX_TIME_TOPIC
+    pub transaction_check_max: u32,
     /// shortPollingTimeMills
     pub short_polling_time_ms: u64,
     /// flushConsumerOffsetInterval
@@ -108,6 +116,10 @@ impl Default for BrokerConfig {
             register_name_server_period_ms: 30_000,
             long_polling_enable: true,
             enable_property_filter: false,
+            reject_transaction_message: false,
+            transaction_timeout_ms: 6_000,
+            transaction_check_interval_ms: 60_000,
+            transaction_check_max: 15,
             short_polling_time_ms: 1_000,
             flush_consumer_offset_interval_ms: 5_000,
             client_channel_expired_time_ms: 120_000,
@@ -250,6 +262,12 @@ impl BrokerConfig {
             }
             "longPollingEnable" => self.long_polling_enable = parse_bool(v),
             "enablePropertyFilter" => self.enable_property_filter = parse_bool(v),
+            "rejectTransactionMessage" => self.reject_transaction_message = parse_bool(v),
+            "transactionTimeOut" => self.transaction_timeout_ms = ranged(k, v, 1, 86_400_000)?,
+            "transactionCheckInterval" => {
+                self.transaction_check_interval_ms = ranged(k, v, 10, 86_400_000)?
+            }
+            "transactionCheckMax" => self.transaction_check_max = ranged(k, v, 1, 10_000)?,
             "shortPollingTimeMills" => self.short_polling_time_ms = ranged(k, v, 1, 60_000)?,
             "flushConsumerOffsetInterval" => {
                 self.flush_consumer_offset_interval_ms = ranged(k, v, 100, 3_600_000)?
@@ -363,6 +381,22 @@ impl BrokerConfig {
             (
                 "enablePropertyFilter",
                 self.enable_property_filter.to_string(),
+            ),
+            (
+                "rejectTransactionMessage",
+                self.reject_transaction_message.to_string(),
+            ),
+            (
+                "transactionTimeOut",
+                self.transaction_timeout_ms.to_string(),
+            ),
+            (
+                "transactionCheckInterval",
+                self.transaction_check_interval_ms.to_string(),
+            ),
+            (
+                "transactionCheckMax",
+                self.transaction_check_max.to_string(),
             ),
             (
                 "shortPollingTimeMills",

@@ -15,6 +15,7 @@ pub mod schedule;
 pub mod stats;
 pub mod subscription_group;
 pub mod topic_config;
+pub mod transaction;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -60,6 +61,7 @@ pub struct BrokerInner {
     pub holds: long_polling::PullHoldService,
     pub schedule: schedule::ScheduleService,
     pub stats: stats::BrokerStats,
+    pub tx: transaction::TransactionState,
     pub namesrv_client: RemotingClient,
     /// brokerIP1 and the port actually bound; set once right after binding.
     addr: OnceLock<SocketAddr>,
@@ -129,6 +131,7 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         locks: Default::default(),
         holds: Default::default(),
         stats: Default::default(),
+        tx: Default::default(),
         namesrv_client: RemotingClient::new(Default::default()),
         store,
         config,
@@ -137,6 +140,7 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         pending_sends: Default::default(),
         boot_ms: topic_config::now_ms(),
     });
+    transaction::load_resolved(&inner);
     let weak = Arc::downgrade(&inner);
     inner
         .store
@@ -186,6 +190,7 @@ fn spawn_background(inner: &Arc<BrokerInner>, stop: watch::Receiver<bool>) -> Ve
     let flush_every = Duration::from_millis(cfg.flush_consumer_offset_interval_ms.max(100));
     let ttl = Duration::from_millis(cfg.client_channel_expired_time_ms.max(1));
     let scan_every = (ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(10));
+    let tx_check_every = Duration::from_millis(cfg.transaction_check_interval_ms.max(10));
     vec![
         periodic(inner, stop.clone(), register_every, |i| async move {
             register::register_all(&i).await
@@ -197,6 +202,12 @@ fn spawn_background(inner: &Arc<BrokerInner>, stop: watch::Receiver<bool>) -> Ve
             let r = tokio::task::spawn_blocking(move || i.schedule.scan_once(&i)).await;
             if let Err(e) = r {
                 tracing::error!(error = %e, "schedule scan task failed");
+            }
+        }),
+        periodic(inner, stop.clone(), tx_check_every, |i| async move {
+            let r = tokio::task::spawn_blocking(move || transaction::check_once(&i)).await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "transaction check task failed");
             }
         }),
         periodic(inner, stop.clone(), stats::SAMPLE_EVERY, |i| async move {

@@ -20,6 +20,8 @@ pub struct ProducerChannel {
 pub struct ProducerManager {
     /// group → clientId → channel
     groups: Mutex<HashMap<String, BTreeMap<String, ProducerChannel>>>,
+    /// Round-robin position of `any_channel`.
+    turn: std::sync::atomic::AtomicUsize,
 }
 
 impl ProducerManager {
@@ -73,6 +75,20 @@ impl ProducerManager {
             .map(|c| &c.ctx)
             .find(|ctx| ctx.is_open())
             .cloned()
+    }
+
+    /// A live connection of a producer of the group (the one CHECK_TRANSACTION_STATE goes
+    /// to), taking the group's producers in turn.
+    pub fn any_channel(&self, group: &str) -> Option<ConnectionContext> {
+        let groups = self.groups.lock();
+        let open: Vec<&ConnectionContext> = groups
+            .get(group)?
+            .values()
+            .map(|c| &c.ctx)
+            .filter(|ctx| ctx.is_open())
+            .collect();
+        let turn = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        open.get(turn % open.len().max(1)).map(|c| (*c).clone())
     }
 
     /// (clientId, addr, language, version) of a group's producers.

@@ -33,8 +33,8 @@ pub use error::{RecordError, StoreError};
 pub use get::RecordFilter;
 pub use message::{
     decode_offset_msg_id, decode_record, encode_properties, java_string_hash, offset_msg_id,
-    parse_properties, tag_code, BatchEntry, BatchToStore, DecodedRecord, MessageToStore, PutResult,
-    PutStatus,
+    parse_properties, tag_code, with_destination, BatchEntry, BatchToStore, DecodedRecord,
+    MessageToStore, PutResult, PutStatus,
 };
 pub use put::{MAX_BATCH_RECORDS, MAX_QUEUE_ID};
 pub use retention::{RetentionProbe, RetentionReport, SystemProbe};

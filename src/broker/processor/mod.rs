@@ -127,6 +127,7 @@ async fn dispatch(
             send::process(inner, ctx, req).await
         }
         C::ConsumerSendMsgBack => send_back::process(inner, req).await,
+        C::EndTransaction => crate::broker::transaction::end_transaction(inner, req).await,
         C::SendReplyMessage | C::SendReplyMessageV2 => reply::process(inner, ctx, req).await,
         // The VIP port (listenPort-2) serves everything but pulls, as in RocketMQ.
         C::PullMessage | C::LitePullMessage if ctx.local.port() != inner.store_host().port() => {

@@ -19,7 +19,7 @@ use crate::broker::topic_config::{
     is_send_forbidden, is_valid_name, now_ms, SendTopic, TopicConfig, DLQ_PREFIX, PERM_WRITE,
     RETRY_PREFIX,
 };
-use crate::broker::{register, schedule, BrokerConfig, BrokerInner};
+use crate::broker::{register, schedule, transaction, BrokerConfig, BrokerInner};
 use crate::protocol::{RemotingCommand, ResponseCode, SendMessageRequestHeader};
 use crate::remoting::ConnectionContext;
 
@@ -73,14 +73,30 @@ pub async fn process(
         Some((_, wait)) => (Vec::new(), *wait),
         None => final_properties(&inner.config, h.properties),
     };
-    if props.iter().any(|(k, v)| k == "TRAN_MSG" && v == "true") {
-        return Err(Reject::new(
-            ResponseCode::NoPermission,
-            "transaction messages are not supported yet",
-        ));
-    }
     let (mut topic_name, mut queue_id) = (h.topic.to_string(), h.queue_id);
-    if !h.batch && plain.is_none() {
+    // Java's Boolean.parseBoolean on TRAN_MSG decides, not the sysFlag bit.
+    let half = props
+        .iter()
+        .any(|(k, v)| k == "TRAN_MSG" && v.eq_ignore_ascii_case("true"));
+    if half && !h.batch {
+        if inner.config.reject_transaction_message {
+            return Err(Reject::new(
+                ResponseCode::NoPermission,
+                format!(
+                    "the broker[{}] sending transaction message is forbidden",
+                    inner.config.broker_ip1
+                ),
+            ));
+        }
+        transaction::make_half(
+            inner,
+            &mut topic_name,
+            &mut queue_id,
+            &mut h.sys_flag,
+            &mut props,
+            h.producer_group,
+        );
+    } else if !h.batch && plain.is_none() {
         schedule::apply_delay(
             &mut topic_name,
             &mut queue_id,
@@ -418,7 +434,7 @@ async fn store_batch(
 
 /// Appends through `put`, then waits for durability unless the producer said WAIT=false.
 /// Over MAX_PENDING_SENDS in flight the send is refused with SYSTEM_BUSY.
-pub(super) async fn append(
+pub(crate) async fn append(
     inner: &BrokerInner,
     wait: bool,
     put: impl FnOnce(

@@ -443,6 +443,39 @@ pub fn decode_record(buf: &[u8]) -> Result<DecodedRecord<'_>, RecordError> {
     })
 }
 
+/// A stored record re-encoded as if it had been stored on `topic`/`queue_id`, with its
+/// offsets and store time kept (the body of CHECK_TRANSACTION_STATE: a half message shown
+/// under its real topic). None when the new topic does not fit a record.
+pub fn with_destination(rec: &DecodedRecord<'_>, topic: &str, queue_id: i32) -> Option<Vec<u8>> {
+    if topic.is_empty() || topic.len() > u8::MAX as usize {
+        return None;
+    }
+    let input = RecordInput {
+        queue_id,
+        flag: rec.flag,
+        sys_flag: rec.sys_flag,
+        born_timestamp_ms: rec.born_timestamp_ms,
+        born_host: rec.born_host,
+        store_host: rec.store_host,
+        reconsume_times: rec.reconsume_times,
+        prepared_transaction_offset: rec.prepared_transaction_offset,
+        body: rec.body,
+        topic,
+        properties: rec.properties,
+    };
+    let mut buf = Vec::with_capacity(record_len(&input));
+    encode_record(&mut buf, &input);
+    let mut patch = |at: usize, v: i64| {
+        if let Some(slot) = buf.get_mut(at..at + 8) {
+            slot.copy_from_slice(&v.to_be_bytes());
+        }
+    };
+    patch(POS_QUEUE_OFFSET, rec.queue_offset);
+    patch(POS_PHYSICAL_OFFSET, rec.physical_offset);
+    patch(store_timestamp_pos(rec.sys_flag), rec.store_timestamp_ms);
+    Some(buf)
+}
+
 /// `decode_record` plus the body CRC check when `check_crc`.
 pub fn decode_record_checked(
     buf: &[u8],
