@@ -222,3 +222,25 @@ async fn rejected_when_the_broker_refuses_transactions() {
     assert_eq!(r.response_code(), ResponseCode::NoPermission);
     c.shutdown().await;
 }
+
+/// Power lost after a commit record reached the disk but before its op record: after the
+/// restart, a duplicate END_TRANSACTION (or a check answered "commit") must not store the
+/// message again.
+#[tokio::test]
+async fn a_commit_without_its_op_record_is_completed_at_start() {
+    let mut c = Cluster::start().await;
+    let a = send_half(&c, "PA", "a").await;
+    let inner = c.broker.as_ref().expect("broker").inner().clone();
+    inner
+        .tx
+        .debug_drop_next_op
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(c.call(end("PA", a, 8)).await.code, 0);
+    eventually_delivered(&c, TOPIC, &["a"]).await;
+    drop(inner);
+    c.restart_broker().await;
+    assert_eq!(c.call(end("PA", a, 8)).await.code, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(delivered(&c, TOPIC).await, ["a"], "not stored twice");
+    c.shutdown().await;
+}

@@ -41,6 +41,9 @@ pub struct TransactionState {
     resolved: Mutex<HashSet<String>>,
     /// Half-queue offset → checks sent.
     checks: Mutex<HashMap<i64, u32>>,
+    /// Test hook: the next commit's op record is not written, as if power failed between the
+    /// two appends.
+    pub debug_drop_next_op: std::sync::atomic::AtomicBool,
 }
 
 /// Turns a send into a half message: REAL_TOPIC, REAL_QID and PGROUP recorded, stored on the
@@ -121,7 +124,14 @@ pub async fn end_transaction(inner: &Arc<BrokerInner>, req: &RemotingCommand) ->
         inner.tx.resolved.lock().remove(&uniq);
         return Err(e);
     }
-    write_op(inner, &rec, &uniq);
+    let dropped = commit
+        && inner
+            .tx
+            .debug_drop_next_op
+            .swap(false, std::sync::atomic::Ordering::AcqRel);
+    if !dropped {
+        write_op(inner, &rec, &uniq);
+    }
     Ok(req.response_to(ResponseCode::Success, None))
 }
 
@@ -188,8 +198,69 @@ fn write_op(inner: &BrokerInner, rec: &DecodedRecord<'_>, uniq: &str) {
     }
 }
 
-/// At start: every message the op queue says is resolved.
+/// At start: every message the op queue says is resolved, then every unresolved half whose
+/// commit record is stored (power lost between the commit and its op record, appended
+/// microseconds apart): its op record is written now, so a check cannot commit it again.
 pub fn load_resolved(inner: &BrokerInner) {
+    load_ops(inner);
+    let pending = unresolved_halves(inner);
+    let Some(&oldest) = pending.keys().next() else {
+        return;
+    };
+    let mut found = Vec::new();
+    inner.store.scan_records(oldest, |raw| {
+        if let Ok(rec) = decode_record(raw) {
+            if rec.sys_flag & TX_BITS == COMMIT_TYPE {
+                if let Some(uniq) = pending.get(&rec.prepared_transaction_offset) {
+                    found.push((rec.prepared_transaction_offset, uniq.clone()));
+                }
+            }
+        }
+        true
+    });
+    for (physical, uniq) in found {
+        let Some(raw) = inner.store.lookup_message_by_offset(physical) else {
+            continue;
+        };
+        if let Ok(half) = decode_record(&raw) {
+            tracing::info!(%uniq, "committed transaction without its op record: completed");
+            inner.tx.resolved.lock().insert(uniq.clone());
+            write_op(inner, &half, &uniq);
+        }
+    }
+}
+
+/// Unresolved half messages from the check position on: physical offset → UNIQ_KEY.
+fn unresolved_halves(inner: &BrokerInner) -> std::collections::BTreeMap<i64, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let resolved = inner.tx.resolved.lock();
+    let mut at = inner
+        .offsets
+        .query(CHECK_GROUP, HALF_TOPIC, 0)
+        .unwrap_or(0)
+        .max(inner.store.min_offset_in_queue(HALF_TOPIC, 0));
+    let max = inner.store.max_offset_in_queue(HALF_TOPIC, 0);
+    while at < max {
+        let r = inner
+            .store
+            .get_message(HALF_TOPIC, 0, at, 32, 1 << 22, &|_| true);
+        if r.next_begin_offset <= at {
+            break;
+        }
+        for raw in &r.messages {
+            if let Ok(rec) = decode_record(raw) {
+                let uniq = uniq_key(&rec);
+                if !resolved.contains(&uniq) {
+                    out.insert(rec.physical_offset, uniq);
+                }
+            }
+        }
+        at = r.next_begin_offset;
+    }
+    out
+}
+
+fn load_ops(inner: &BrokerInner) {
     let mut resolved = inner.tx.resolved.lock();
     let (mut at, max) = (
         inner.store.min_offset_in_queue(OP_TOPIC, 0),

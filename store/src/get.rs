@@ -220,6 +220,30 @@ impl MessageStore {
         lo
     }
 
+    /// Calls `f` with each stored record from physical offset `from` to the end, in order,
+    /// until it returns false (start-up scans; reads the mapped files, no copy).
+    pub fn scan_records(&self, from: i64, mut f: impl FnMut(&[u8]) -> bool) {
+        use crate::commitlog::NextRecord;
+        let cl = &self.inner.commit_log;
+        let mut at = u64::try_from(from).unwrap_or(0).max(cl.min_offset());
+        let mut hint = None;
+        loop {
+            match cl.next_record_hinted(at, &mut hint) {
+                NextRecord::Record(file, pos, len) => {
+                    let Some(bytes) = file.slice(pos, len) else {
+                        return;
+                    };
+                    if !f(&bytes) {
+                        return;
+                    }
+                    at += len as u64;
+                }
+                NextRecord::Skip(next) if next > at => at = next,
+                _ => return,
+            }
+        }
+    }
+
     /// One stored record at a physical offset.
     pub fn lookup_message_by_offset(&self, physical_offset: i64) -> Option<Bytes> {
         let off = u64::try_from(physical_offset).ok()?;
