@@ -91,6 +91,10 @@ pub struct Options {
     /// Write an SVG of the run's per-second rate and latency percentiles to this file.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Send transactional half messages, each committed with END_TRANSACTION (oneway, as
+    /// producers send it) once stored; latency is the half message's (produce only).
+    #[arg(long)]
+    pub transaction: bool,
 }
 
 impl Options {

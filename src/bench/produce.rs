@@ -11,7 +11,9 @@ use super::payload::{self, Stamp};
 use super::report::{self, Counters, Progress};
 use super::route::{self, QueueTarget};
 use super::{Limits, Options};
-use crate::protocol::{RemotingCommand, RequestCode, ResponseCode, SendMessageRequestHeader};
+use crate::protocol::{
+    ExtFields, RemotingCommand, RequestCode, ResponseCode, SendMessageRequestHeader,
+};
 use crate::remoting::{ClientConfig, RemotingClient};
 
 /// Shared by every sending task of one run.
@@ -135,6 +137,9 @@ async fn send_loop(plan: Arc<Plan>, client: RemotingClient, mut queue_index: usi
         let us = begin.elapsed().as_micros() as u64;
         match result {
             Ok(resp) if resp.response_code() == ResponseCode::Success => {
+                if plan.opts.transaction {
+                    commit(&plan, &client, &target.broker_addr, &resp).await;
+                }
                 plan.counters.ok.fetch_add(batch, Relaxed);
                 plan.counters
                     .bytes
@@ -161,6 +166,27 @@ async fn send_loop(plan: Arc<Plan>, client: RemotingClient, mut queue_index: usi
     plan.counters.merge(&latency);
 }
 
+/// END_TRANSACTION commit (8) for a stored half message, oneway as producers send it.
+async fn commit(plan: &Plan, client: &RemotingClient, addr: &str, resp: &RemotingCommand) {
+    let ext = &resp.ext_fields;
+    let msg_id = ext.get("msgId").unwrap_or_default();
+    let physical = ferrumq_store::decode_offset_msg_id(msg_id).map_or(-1, |(_, o)| o);
+    let mut end = ExtFields::with_capacity(6);
+    end.insert("producerGroup", &plan.opts.group);
+    end.insert(
+        "tranStateTableOffset",
+        ext.get("queueOffset").unwrap_or("-1"),
+    );
+    end.insert_display("commitLogOffset", physical);
+    end.insert("commitOrRollback", "8");
+    end.insert("fromTransactionCheck", "false");
+    end.insert("msgId", msg_id);
+    let req = RemotingCommand::new_request(RequestCode::EndTransaction, end);
+    if let Err(e) = client.invoke_oneway(addr, req).await {
+        report_first_error(plan, || format!("END_TRANSACTION: {e}"));
+    }
+}
+
 fn report_first_error(plan: &Plan, message: impl FnOnce() -> String) {
     if plan.counters.failed.load(Relaxed) <= plan.opts.batch.max(1) as u64 {
         eprintln!("send failed: {}", message());
@@ -173,6 +199,7 @@ fn build_request(plan: &Plan, target: &QueueTarget, first_seq: u64, batch: u64) 
         seq,
         sent_at_us: payload::now_us(),
     };
+    let tx_props;
     let header = SendMessageRequestHeader {
         producer_group: &plan.opts.group,
         topic: target.topic.as_str().into(),
@@ -180,6 +207,14 @@ fn build_request(plan: &Plan, target: &QueueTarget, first_seq: u64, batch: u64) 
         queue_id: target.queue_id,
         born_timestamp: Some((payload::now_us() / 1000) as i64),
         batch: batch > 1,
+        // A half message: TRAN_MSG decides, the sysFlag says PREPARED as producers set it.
+        sys_flag: if plan.opts.transaction { 0x4 } else { 0 },
+        properties: if plan.opts.transaction {
+            tx_props = format!("TRAN_MSG\u{1}true\u{2}PGROUP\u{1}{}", plan.opts.group);
+            &tx_props
+        } else {
+            ""
+        },
         ..Default::default()
     };
     let (code, body) = if batch > 1 {
