@@ -27,10 +27,20 @@ impl FakeConsumer {
         let client = RemotingClient::new(ClientConfig {
             push_handler: Some(Arc::new(move |req: RemotingCommand| {
                 seen.lock().unwrap().push(req.clone());
-                (req.request_code() == RequestCode::GetConsumerRunningInfo).then(|| {
+                let body: &[u8] = match req.request_code() {
+                    RequestCode::GetConsumerRunningInfo => {
+                        br#"{"properties":{"PROP_CLIENT_VERSION":"V4_9_8"}}"#
+                    }
+                    // Java's GetConsumerStatusBody: MessageQueue objects as map keys.
+                    RequestCode::GetConsumerStatusFromClient => {
+                        br#"{"consumerTable":{},"messageQueueTable":{{"brokerName":"b","queueId":0,"topic":"ManageTopic"}:5}}"#
+                    }
+                    _ => return None,
+                };
+                Some(
                     req.response_to(ResponseCode::Success, None)
-                        .with_body(br#"{"properties":{"PROP_CLIENT_VERSION":"V4_9_8"}}"#.to_vec())
-                })
+                        .with_body(body.to_vec()),
+                )
             })),
             ..Default::default()
         });
@@ -343,5 +353,43 @@ async fn broker_consume_stats_lists_every_group_with_its_lag() {
         .await;
     let text = String::from_utf8_lossy(&r.body).into_owned();
     assert!(text.contains(r#""consumeStatsList":[]"#), "{text}");
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn consumer_status_gathers_each_clients_offsets() {
+    let c = Cluster::start().await;
+    let consumer = FakeConsumer::join(&c, "gStatus", "s@1", 409).await;
+    let ask = |client: &str| {
+        request(
+            RequestCode::InvokeBrokerToGetConsumerStatus,
+            &[
+                ("topic", TOPIC),
+                ("group", "gStatus"),
+                ("clientAddr", client),
+            ],
+        )
+    };
+    let r = c.call(ask("")).await;
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        r#"{"consumerTable":{"s@1":{{"brokerName":"b","queueId":0,"topic":"ManageTopic"}:5}},"messageQueueTable":{}}"#
+    );
+    let asked = consumer.pushed(RequestCode::GetConsumerStatusFromClient);
+    assert_eq!(asked[0].ext_fields.get("topic"), Some(TOPIC));
+    // Another client id: nobody asked, an empty table.
+    let r = c.call(ask("other@1")).await;
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        r#"{"consumerTable":{},"messageQueueTable":{}}"#
+    );
+    let r = c
+        .call(request(
+            RequestCode::InvokeBrokerToGetConsumerStatus,
+            &[("topic", TOPIC), ("group", "nobody")],
+        ))
+        .await;
+    assert_eq!(r.response_code(), ResponseCode::SystemError);
     c.shutdown().await;
 }

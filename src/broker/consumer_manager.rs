@@ -279,15 +279,15 @@ impl ConsumerManager {
         Some((c.ctx.clone()?, c.version))
     }
 
-    /// The connections and client versions of a group's clients.
-    pub fn channels(&self, group: &str) -> Vec<(ConnectionContext, i32)> {
+    /// The client ids, connections and client versions of a group's clients.
+    pub fn channels(&self, group: &str) -> Vec<(String, ConnectionContext, i32)> {
         let groups = self.groups.lock();
         groups
             .get(group)
             .map(|g| {
                 g.channels
                     .values()
-                    .filter_map(|c| Some((c.ctx.clone()?, c.version)))
+                    .filter_map(|c| Some((c.client_id.clone(), c.ctx.clone()?, c.version)))
                     .collect()
             })
             .unwrap_or_default()

@@ -16,6 +16,7 @@ const MIN_VERSION_FORWARD: i32 = 62;
 /// V3_0_7_SNAPSHOT: older clients do not understand RESET_CONSUMER_CLIENT_OFFSET.
 const MIN_VERSION_RESET: i32 = 28;
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(10);
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// GET_CONSUMER_RUNNING_INFO (307) and CONSUME_MESSAGE_DIRECTLY (309): sent on to the named
 /// client of the group; its answer (code, remark, body) is the broker's answer.
@@ -141,7 +142,7 @@ pub fn reset_offset(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     } else {
         keyed.clone()
     };
-    for (ctx, version) in inner.consumers.channels(group) {
+    for (_, ctx, version) in inner.consumers.channels(group) {
         if version < MIN_VERSION_RESET {
             continue;
         }
@@ -155,6 +156,74 @@ pub fn reset_offset(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         ctx.send_oneway(cmd);
     }
     Ok(success(req, []).with_body(keyed.into_bytes()))
+}
+
+/// INVOKE_BROKER_TO_GET_CONSUMER_STATUS (223): asks each client of the group (or the one whose
+/// client id is `clientAddr`) for its offsets on the topic (GET_CONSUMER_STATUS_FROM_CLIENT,
+/// 5 s); clients that fail or time out are left out, as RocketMQ does.
+pub async fn consumer_status(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
+    let ext = &req.ext_fields;
+    let topic = ext.req("topic")?;
+    let group = ext.req("group")?;
+    let only = ext
+        .get("clientAddr")
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    if inner.consumers.group_kind(group).is_none() {
+        return Err(Reject::system(format!(
+            "No Any Consumer online in the consumer group: [{group}]"
+        )));
+    }
+    let asks = inner
+        .consumers
+        .channels(group)
+        .into_iter()
+        .filter(|(id, _, version)| only.is_none_or(|o| o == id) && *version >= MIN_VERSION_RESET)
+        .map(|(id, ctx, _)| {
+            let mut fields = ExtFields::with_capacity(3);
+            fields.insert("topic", topic);
+            fields.insert("group", group);
+            fields.insert("clientAddr", &id);
+            let ask =
+                RemotingCommand::new_request(RequestCode::GetConsumerStatusFromClient, fields);
+            async move { (id, ctx.invoke(ask, STATUS_TIMEOUT).await) }
+        });
+    let mut table = Vec::new();
+    for (id, answer) in futures::future::join_all(asks).await {
+        let Ok(answer) = answer else { continue };
+        if answer.response_code() != ResponseCode::Success {
+            continue;
+        }
+        if let Some(offsets) = queue_table_of(&answer.body) {
+            table.push(format!("{}:{offsets}", serde_json::Value::from(id)));
+        }
+    }
+    let body = format!(
+        "{{\"consumerTable\":{{{}}},\"messageQueueTable\":{{}}}}",
+        table.join(",")
+    );
+    Ok(success(req, []).with_body(body.into_bytes()))
+}
+
+/// A client's GetConsumerStatusBody `messageQueueTable` (MessageQueue objects as keys),
+/// re-written in the same fastjson form.
+fn queue_table_of(body: &[u8]) -> Option<String> {
+    let fixed = crate::protocol::lenient::quote_bare_keys(body);
+    let v: serde_json::Value = serde_json::from_slice(&fixed).ok()?;
+    let table = v.get("messageQueueTable")?.as_object()?;
+    let rows: Vec<String> = table
+        .iter()
+        .map(|(mq, offset)| {
+            // The key is the MessageQueue object's JSON text: written back as an object.
+            let key = if mq.trim_start().starts_with('{') {
+                mq.clone()
+            } else {
+                serde_json::Value::from(mq.as_str()).to_string()
+            };
+            format!("{key}:{offset}")
+        })
+        .collect();
+    Some(format!("{{{}}}", rows.join(",")))
 }
 
 /// ResetOffsetBody: `{"offsetTable":{{MessageQueue}:offset}}` (fastjson's object keys).

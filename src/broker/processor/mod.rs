@@ -170,6 +170,7 @@ async fn dispatch(
         C::QueryTopicConsumeByWho => manage::consume_by_who(inner, req),
         C::CloneGroupOffset => manage::clone_group_offset(inner, req),
         C::InvokeBrokerToResetOffset => manage::reset_offset(inner, req),
+        C::InvokeBrokerToGetConsumerStatus => manage::consumer_status(inner, req).await,
         C::ViewBrokerStatsData => admin::stats_data(inner, req),
         C::GetBrokerConsumeStats => offsets::broker_consume_stats(inner, req),
         _ => Err(not_supported(req)),
