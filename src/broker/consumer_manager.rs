@@ -75,7 +75,20 @@ impl Subscription {
             Ok(s) => (Some(Arc::new(s)), None),
             Err(e) => (None, Some(e)),
         };
-        let sub = Self {
+        (
+            Self::with_selector(topic, expression, sub_version, selector),
+            error,
+        )
+    }
+
+    /// A SQL92 subscription with its expression compiled already (`None`: it did not).
+    pub fn with_selector(
+        topic: &str,
+        expression: &str,
+        sub_version: i64,
+        selector: Option<Arc<Selector>>,
+    ) -> Self {
+        Self {
             topic: topic.to_string(),
             sub_string: expression.to_string(),
             tags_set: Vec::new(),
@@ -83,8 +96,7 @@ impl Subscription {
             sub_version,
             expression_type: SQL92.to_string(),
             selector,
-        };
-        (sub, error)
+        }
     }
 
     pub fn is_sql92(&self) -> bool {

@@ -62,6 +62,8 @@ pub struct BrokerInner {
     pub schedule: schedule::ScheduleService,
     pub stats: stats::BrokerStats,
     pub tx: transaction::TransactionState,
+    /// SQL92 expressions compiled once, not per pull.
+    pub selectors: crate::sql92::SelectorCache,
     pub namesrv_client: RemotingClient,
     /// brokerIP1 and the port actually bound; set once right after binding.
     addr: OnceLock<SocketAddr>,
@@ -132,6 +134,7 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         holds: Default::default(),
         stats: Default::default(),
         tx: Default::default(),
+        selectors: Default::default(),
         namesrv_client: RemotingClient::new(Default::default()),
         store,
         config,

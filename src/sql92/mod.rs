@@ -13,6 +13,9 @@ mod lexer;
 mod parser;
 
 use std::fmt;
+use std::sync::Arc;
+
+use dashmap::DashMap;
 
 pub use eval::EvalError;
 
@@ -67,6 +70,29 @@ impl Selector {
     /// `matches` against stored properties text (`k\u{1}v\u{2}...`).
     pub fn matches_properties(&self, properties: &str) -> bool {
         self.matches(&|name| ferrumq_store::message::find_property(properties, name))
+    }
+}
+
+/// Compiled selectors by expression text: a consumer that sends its expression with every
+/// pull (C++, lite pull) gets it compiled once, not per pull. Bounded: emptied when full.
+#[derive(Default)]
+pub struct SelectorCache {
+    map: DashMap<String, Arc<Selector>>,
+}
+
+impl SelectorCache {
+    const MAX_ENTRIES: usize = 4096;
+
+    pub fn compile(&self, expression: &str) -> Result<Arc<Selector>, ParseError> {
+        if let Some(s) = self.map.get(expression) {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(Selector::compile(expression)?);
+        if self.map.len() >= Self::MAX_ENTRIES {
+            self.map.clear();
+        }
+        self.map.insert(expression.to_string(), s.clone());
+        Ok(s)
     }
 }
 

@@ -234,3 +234,12 @@ proptest! {
         prop_assert_eq!(eval("a NOT BETWEEN 2 AND 9"), eval("a < 2 OR a > 9"));
     }
 }
+
+#[test]
+fn the_cache_compiles_an_expression_once() {
+    let cache = SelectorCache::default();
+    let a = cache.compile("price > 1").unwrap();
+    let b = cache.compile("price > 1").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    assert!(cache.compile("price >").is_err());
+}

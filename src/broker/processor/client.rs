@@ -265,8 +265,9 @@ pub fn check_property_filter(
     if !kind.eq_ignore_ascii_case(SQL92) {
         return Err(parse_failed(format!("unknown expression type {kind}")));
     }
-    Selector::compile(expression)
-        .map(Arc::new)
+    inner
+        .selectors
+        .compile(expression)
         .map_err(|e| parse_failed(format!("SQL92 expression {expression:?}: {e}")))
 }
 

@@ -178,9 +178,12 @@ fn subscription(inner: &BrokerInner, h: &PullHeader) -> Result<Subscription, Rej
             // RocketMQ runs an expression that does not compile as no filter at all (only
             // an assert guards it); FerrumQ refuses it instead of delivering everything.
             let selector = check_property_filter(inner, kind, expr)?;
-            let mut sub = Subscription::sql92(&h.topic, expr, h.sub_version).0;
-            sub.selector = Some(selector);
-            return Ok(sub);
+            return Ok(Subscription::with_selector(
+                &h.topic,
+                expr,
+                h.sub_version,
+                Some(selector),
+            ));
         }
         return Ok(Subscription::from_expression(&h.topic, expr, h.sub_version));
     }
