@@ -77,6 +77,10 @@ pub struct BrokerConfig {
     pub transaction_check_interval_ms: u64,
     /// transactionCheckMax: checks before a half message goes to TRANS_CHECK_MAX_TIME_TOPIC
     pub transaction_check_max: u32,
+    /// timerWheelEnable: TIMER_* messages are delivered at their time (off: refused)
+    pub timer_wheel_enable: bool,
+    /// timerMaxDelaySec: the longest timer delay accepted (RocketMQ: 3 days; FerrumQ: 30)
+    pub timer_max_delay_sec: u64,
     /// shortPollingTimeMills
     pub short_polling_time_ms: u64,
     /// flushConsumerOffsetInterval
@@ -120,6 +124,8 @@ impl Default for BrokerConfig {
             transaction_timeout_ms: 6_000,
             transaction_check_interval_ms: 60_000,
             transaction_check_max: 15,
+            timer_wheel_enable: true,
+            timer_max_delay_sec: 30 * 86_400,
             short_polling_time_ms: 1_000,
             flush_consumer_offset_interval_ms: 5_000,
             client_channel_expired_time_ms: 120_000,
@@ -268,6 +274,8 @@ impl BrokerConfig {
                 self.transaction_check_interval_ms = ranged(k, v, 10, 86_400_000)?
             }
             "transactionCheckMax" => self.transaction_check_max = ranged(k, v, 1, 10_000)?,
+            "timerWheelEnable" => self.timer_wheel_enable = parse_bool(v),
+            "timerMaxDelaySec" => self.timer_max_delay_sec = ranged(k, v, 1, 10 * 365 * 86_400)?,
             "shortPollingTimeMills" => self.short_polling_time_ms = ranged(k, v, 1, 60_000)?,
             "flushConsumerOffsetInterval" => {
                 self.flush_consumer_offset_interval_ms = ranged(k, v, 100, 3_600_000)?
@@ -398,6 +406,8 @@ impl BrokerConfig {
                 "transactionCheckMax",
                 self.transaction_check_max.to_string(),
             ),
+            ("timerWheelEnable", self.timer_wheel_enable.to_string()),
+            ("timerMaxDelaySec", self.timer_max_delay_sec.to_string()),
             (
                 "shortPollingTimeMills",
                 self.short_polling_time_ms.to_string(),

@@ -14,6 +14,7 @@ pub mod register;
 pub mod schedule;
 pub mod stats;
 pub mod subscription_group;
+pub mod timer;
 pub mod topic_config;
 pub mod transaction;
 
@@ -64,6 +65,7 @@ pub struct BrokerInner {
     pub tx: transaction::TransactionState,
     /// SQL92 expressions compiled once, not per pull.
     pub selectors: crate::sql92::SelectorCache,
+    pub timer: timer::TimerService,
     pub namesrv_client: RemotingClient,
     /// brokerIP1 and the port actually bound; set once right after binding.
     addr: OnceLock<SocketAddr>,
@@ -135,6 +137,8 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         stats: Default::default(),
         tx: Default::default(),
         selectors: Default::default(),
+        timer: timer::TimerService::open(&config.store.store_path_root_dir)
+            .map_err(|e| BrokerError::Config(format!("timer files: {e}")))?,
         namesrv_client: RemotingClient::new(Default::default()),
         store,
         config,
@@ -207,6 +211,7 @@ fn spawn_background(inner: &Arc<BrokerInner>, stop: watch::Receiver<bool>) -> Ve
                 tracing::error!(error = %e, "schedule scan task failed");
             }
         }),
+        timer_loop(inner, stop.clone()),
         periodic(inner, stop.clone(), tx_check_every, |i| async move {
             let r = tokio::task::spawn_blocking(move || transaction::check_once(&i)).await;
             if let Err(e) = r {
@@ -225,6 +230,29 @@ fn spawn_background(inner: &Arc<BrokerInner>, stop: watch::Receiver<bool>) -> Ve
             }
         }),
     ]
+}
+
+/// Timer messages: new ones into the wheel's files, due ones delivered, waking for the next
+/// due time (at most 20 ms apart, so a new minute and new messages are seen).
+fn timer_loop(inner: &Arc<BrokerInner>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        while !*stop.borrow() {
+            let i = inner.clone();
+            match tokio::task::spawn_blocking(move || timer::enqueue(&i)).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "timer enqueue failed"),
+                Err(e) => tracing::error!(error = %e, "timer enqueue task failed"),
+                Ok(Ok(_)) => {}
+            }
+            let next = timer::dequeue(&inner).await;
+            let now = topic_config::now_ms();
+            let wait = next.map_or(20, |due| (due - now).clamp(0, 20)) as u64;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    })
 }
 
 /// Runs `f` every `every` until `stop` flips.

@@ -19,7 +19,7 @@ use crate::broker::topic_config::{
     is_send_forbidden, is_valid_name, now_ms, SendTopic, TopicConfig, DLQ_PREFIX, PERM_WRITE,
     RETRY_PREFIX,
 };
-use crate::broker::{register, schedule, transaction, BrokerConfig, BrokerInner};
+use crate::broker::{register, schedule, timer, transaction, BrokerConfig, BrokerInner};
 use crate::protocol::{RemotingCommand, ResponseCode, SendMessageRequestHeader};
 use crate::remoting::ConnectionContext;
 
@@ -96,7 +96,10 @@ pub async fn process(
             &mut props,
             h.producer_group,
         );
-    } else if !h.batch && plain.is_none() {
+    } else if !h.batch
+        && plain.is_none()
+        && !timer::make_timed(inner, &mut topic_name, &mut queue_id, &mut props)?
+    {
         schedule::apply_delay(
             &mut topic_name,
             &mut queue_id,
@@ -304,7 +307,8 @@ fn plain_properties(cfg: &BrokerConfig, raw: &str) -> Option<(String, bool)> {
     let mut seen = [""; PLAIN_MAX_PROPERTIES];
     let mut wait = true;
     for (n, (k, v)) in iter_properties(raw).enumerate() {
-        if k == "DELAY" || k == "TRAN_MSG" || seen.get(..n)?.contains(&k) {
+        if k == "DELAY" || k == "TRAN_MSG" || k.starts_with("TIMER_") || seen.get(..n)?.contains(&k)
+        {
             return None;
         }
         *seen.get_mut(n)? = k;
@@ -626,7 +630,9 @@ mod tests {
             } else {
                 let parsed = parse_properties(&raw);
                 let needs_slow = parsed.len() > PLAIN_MAX_PROPERTIES
-                    || parsed.iter().any(|(k, _)| k == "DELAY" || k == "TRAN_MSG")
+                    || parsed
+                        .iter()
+                        .any(|(k, _)| k == "DELAY" || k == "TRAN_MSG" || k.starts_with("TIMER_"))
                     || parsed.len() != ferrumq_store::message::iter_properties(&raw).count();
                 prop_assert!(needs_slow, "stepped aside for {:?}", raw);
             }
