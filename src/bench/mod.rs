@@ -95,7 +95,15 @@ pub struct Options {
     /// producers send it) once stored; latency is the half message's (produce only).
     #[arg(long)]
     pub transaction: bool,
+    /// Timer messages: message k of --messages N is due at run start + 2 s + k x MS / N
+    /// (TIMER_DELIVER_MS) and stamped with its due time, so e2e reports the lateness of
+    /// delivery, not the time since sending.
+    #[arg(long = "timer-spread-ms", value_name = "MS", requires = "messages")]
+    pub timer_spread_ms: Option<u64>,
 }
+
+/// Timer mode: the first message is due this long after the run starts.
+pub(crate) const TIMER_LEAD_MS: u64 = 2_000;
 
 impl Options {
     pub fn timeout(&self) -> Duration {
@@ -195,7 +203,12 @@ async fn e2e(opts: Options) -> Result<(), String> {
     })
     .await?;
     let sent_ok = sent.ok.load(Relaxed);
-    let drain_until = Instant::now() + Duration::from_secs(5);
+    // Timer messages are due up to lead + spread after the start.
+    let timer_wait = opts
+        .timer_spread_ms
+        .map_or(Duration::ZERO, |s| Duration::from_millis(TIMER_LEAD_MS + s));
+    let drain_until = started + timer_wait + Duration::from_secs(5);
+    let drain_until = drain_until.max(Instant::now() + Duration::from_secs(5));
     while consumer.received() < sent_ok && Instant::now() < drain_until {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -194,12 +194,20 @@ fn report_first_error(plan: &Plan, message: impl FnOnce() -> String) {
 }
 
 fn build_request(plan: &Plan, target: &QueueTarget, first_seq: u64, batch: u64) -> RemotingCommand {
+    // Timer mode: due times spread over the run, stamped as the "sent" time.
+    let due_ms = |seq: u64| {
+        let spread = plan.opts.timer_spread_ms?;
+        let total = plan.opts.messages?.max(1);
+        let start_ms = plan.run_id / 1000 + super::TIMER_LEAD_MS;
+        Some(start_ms + seq.saturating_mul(spread) / total)
+    };
     let stamp = |seq| Stamp {
         run_id: plan.run_id,
         seq,
-        sent_at_us: payload::now_us(),
+        sent_at_us: due_ms(seq).map_or_else(payload::now_us, |d| d * 1000),
     };
     let tx_props;
+    let timer_props;
     let header = SendMessageRequestHeader {
         producer_group: &plan.opts.group,
         topic: target.topic.as_str().into(),
@@ -212,6 +220,9 @@ fn build_request(plan: &Plan, target: &QueueTarget, first_seq: u64, batch: u64) 
         properties: if plan.opts.transaction {
             tx_props = format!("TRAN_MSG\u{1}true\u{2}PGROUP\u{1}{}", plan.opts.group);
             &tx_props
+        } else if let Some(due) = due_ms(first_seq) {
+            timer_props = format!("TIMER_DELIVER_MS\u{1}{due}");
+            &timer_props
         } else {
             ""
         },
