@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod broker;
+pub mod client;
 pub mod config_file;
 pub mod logging;
 pub mod namesrv;

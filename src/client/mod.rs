@@ -1,0 +1,25 @@
+//! FerrumQ's Rust client (issue 12): async, typed, over RocketMQ's remoting protocol, so it
+//! works against FerrumQ and Apache RocketMQ brokers alike. This first part is the producer:
+//! sends with retries on another broker, a broker that failed recently avoided for a while,
+//! per-key ordering, batches, delay levels and 5.x delivery times.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ferrumq::client::ClientError> {
+//! use ferrumq::client::{Message, Producer};
+//! let producer = Producer::builder("127.0.0.1:9876").group("orders").build()?;
+//! let sent = producer
+//!     .send(Message::new("Orders", "order 42").with_tags("created").with_keys(["42"]))
+//!     .await?;
+//! println!("{} at {:?} offset {}", sent.msg_id, sent.queue, sent.queue_offset);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod message;
+mod msg_id;
+mod producer;
+mod route;
+
+pub use error::ClientError;
+pub use message::{Message, MessageQueue, SendResult, SendStatus};
+pub use producer::{Producer, ProducerBuilder};

@@ -1,0 +1,399 @@
+//! The producer: SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE to the master of a queue chosen in
+//! turn; a send that fails is retried on another broker, and a broker that failed is avoided
+//! for a while (RocketMQ's latency fault tolerance, in its simplest form).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, BytesMut};
+use parking_lot::Mutex;
+
+use super::error::ClientError;
+use super::message::{Message, MessageQueue, SendResult, SendStatus};
+use super::msg_id::new_id;
+use super::route::{PublishInfo, RouteCache};
+use crate::protocol::{RemotingCommand, RequestCode, ResponseCode, SendMessageRequestHeader};
+use crate::remoting::{ClientConfig, RemotingClient};
+
+/// How long a broker that failed a send is avoided.
+const AVOID_FAILED_BROKER: Duration = Duration::from_secs(10);
+
+/// Builds a [`Producer`].
+#[derive(Debug, Clone)]
+pub struct ProducerBuilder {
+    namesrv: Vec<String>,
+    group: String,
+    send_timeout: Duration,
+    retries: u32,
+    max_message_size: usize,
+    new_topic_queues: i32,
+}
+
+impl ProducerBuilder {
+    /// The producer group (RocketMQ's `producerGroup`; transactions are checked by group).
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = group.into();
+        self
+    }
+
+    /// Time allowed for each attempt of a send (default 3 s).
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
+        self
+    }
+
+    /// Further attempts on another broker after a failed send (default 2).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Largest body accepted (default 4 MiB, the broker's default).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Queues per broker for a topic the first send creates (default 4).
+    pub fn default_topic_queue_nums(mut self, queues: i32) -> Self {
+        self.new_topic_queues = queues;
+        self
+    }
+
+    pub fn build(self) -> Result<Producer, ClientError> {
+        if self.namesrv.is_empty() {
+            return Err(ClientError::Config("no NameServer address".into()));
+        }
+        if self.group.trim().is_empty() {
+            return Err(ClientError::Config("the producer group is empty".into()));
+        }
+        let client = RemotingClient::new(ClientConfig::default());
+        let routes = RouteCache::new(
+            self.namesrv.clone(),
+            client.clone(),
+            self.send_timeout,
+            self.new_topic_queues.max(1),
+        );
+        Ok(Producer {
+            inner: Arc::new(Inner {
+                cfg: self,
+                client,
+                routes,
+                turn: AtomicUsize::new(0),
+                failed: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+/// Sends messages; cheap to clone, share it between tasks.
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: ProducerBuilder,
+    client: RemotingClient,
+    routes: RouteCache,
+    turn: AtomicUsize,
+    /// Broker name → avoided until.
+    failed: Mutex<HashMap<String, Instant>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Failures worth another broker: no answer, or an answer saying this broker cannot take it
+/// now (what RocketMQ's producer retries on).
+fn retryable(e: &ClientError) -> bool {
+    match e {
+        ClientError::Remoting(_) => true,
+        ClientError::Broker { code, .. } => matches!(
+            code,
+            ResponseCode::SystemError
+                | ResponseCode::SystemBusy
+                | ResponseCode::ServiceNotAvailable
+                | ResponseCode::NoPermission
+                | ResponseCode::TopicNotExist
+        ),
+        _ => false,
+    }
+}
+
+impl Producer {
+    /// A builder; `namesrv` is one address or several separated by `;` (as NAMESRV_ADDR).
+    pub fn builder(namesrv: &str) -> ProducerBuilder {
+        ProducerBuilder {
+            namesrv: namesrv
+                .split(';')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(String::from)
+                .collect(),
+            group: "DEFAULT_PRODUCER".into(),
+            send_timeout: Duration::from_secs(3),
+            retries: 2,
+            max_message_size: 4 * 1024 * 1024,
+            new_topic_queues: 4,
+        }
+    }
+
+    /// Sends and waits for the broker's answer; retried on another broker on failure.
+    pub async fn send(&self, msg: Message) -> Result<SendResult, ClientError> {
+        msg.validate(self.inner.cfg.max_message_size)
+            .map_err(ClientError::InvalidMessage)?;
+        let uniq = new_id();
+        let properties = msg.encode_properties(&uniq);
+        let request = |queue: &MessageQueue| {
+            let header = self.header(&msg, queue, &properties, false);
+            RemotingCommand::new_request(RequestCode::SendMessageV2, header.to_ext(true))
+                .with_body(msg.body.clone())
+        };
+        self.with_retries(&msg.topic, &uniq, request).await
+    }
+
+    /// Sends without waiting for an answer (no retry, no result).
+    pub async fn send_oneway(&self, msg: Message) -> Result<(), ClientError> {
+        msg.validate(self.inner.cfg.max_message_size)
+            .map_err(ClientError::InvalidMessage)?;
+        let uniq = new_id();
+        let properties = msg.encode_properties(&uniq);
+        let info = self.inner.routes.publish_info(&msg.topic).await?;
+        let queue = self.pick(&info, None)?;
+        let header = self.header(&msg, &queue, &properties, false);
+        let req = RemotingCommand::new_request(RequestCode::SendMessageV2, header.to_ext(true))
+            .with_body(msg.body.clone());
+        let addr = master(&info, &queue)?;
+        self.inner.client.invoke_oneway(addr, req).await?;
+        Ok(())
+    }
+
+    /// Sends to one queue (no failover: the caller chose the queue).
+    pub async fn send_to_queue(
+        &self,
+        msg: Message,
+        queue: &MessageQueue,
+    ) -> Result<SendResult, ClientError> {
+        msg.validate(self.inner.cfg.max_message_size)
+            .map_err(ClientError::InvalidMessage)?;
+        if queue.topic != msg.topic {
+            return Err(ClientError::InvalidMessage(format!(
+                "queue of topic {} for a message of topic {}",
+                queue.topic, msg.topic
+            )));
+        }
+        let uniq = new_id();
+        let properties = msg.encode_properties(&uniq);
+        let info = self.inner.routes.publish_info(&msg.topic).await?;
+        let header = self.header(&msg, queue, &properties, false);
+        let req = RemotingCommand::new_request(RequestCode::SendMessageV2, header.to_ext(true))
+            .with_body(msg.body.clone());
+        let result = self.attempt(&info, queue, req, &uniq).await;
+        if result.is_err() {
+            self.inner.routes.invalidate(&msg.topic);
+        }
+        result
+    }
+
+    /// Sends to the queue `key` maps to (RocketMQ's hash selector): every message with the
+    /// same key goes to the same queue, in order, as long as the topic's queues stay the same.
+    pub async fn send_orderly(&self, msg: Message, key: &str) -> Result<SendResult, ClientError> {
+        let info = self.inner.routes.publish_info(&msg.topic).await?;
+        if info.queues.is_empty() {
+            return Err(ClientError::NoRoute(msg.topic.clone()));
+        }
+        let hash = ferrumq_store::java_string_hash(key).unsigned_abs() as usize;
+        let queue = info
+            .queues
+            .get(hash % info.queues.len())
+            .cloned()
+            .ok_or_else(|| ClientError::NoRoute(msg.topic.clone()))?;
+        self.send_to_queue(msg, &queue).await
+    }
+
+    /// Sends messages of one topic as one batch (SEND_BATCH_MESSAGE): stored together on
+    /// one queue. `msg_id` of the result lists the ids, comma-separated.
+    pub async fn send_batch(&self, msgs: Vec<Message>) -> Result<SendResult, ClientError> {
+        let first = msgs
+            .first()
+            .ok_or_else(|| ClientError::InvalidMessage("an empty batch".into()))?;
+        let topic = first.topic.clone();
+        let mut body = BytesMut::new();
+        let mut ids = Vec::with_capacity(msgs.len());
+        for m in &msgs {
+            m.validate(self.inner.cfg.max_message_size)
+                .map_err(ClientError::InvalidMessage)?;
+            if m.topic != topic {
+                return Err(ClientError::InvalidMessage(
+                    "a batch holds messages of one topic".into(),
+                ));
+            }
+            if m.properties.contains_key("DELAY")
+                || m.properties.keys().any(|k| k.starts_with("TIMER_"))
+            {
+                return Err(ClientError::InvalidMessage(
+                    "a batch cannot hold delayed or timer messages".into(),
+                ));
+            }
+            let uniq = new_id();
+            put_batch_entry(&mut body, m, &m.encode_properties(&uniq));
+            ids.push(uniq);
+        }
+        if body.len() > self.inner.cfg.max_message_size {
+            return Err(ClientError::InvalidMessage(format!(
+                "the batch is {} bytes, over the limit of {}",
+                body.len(),
+                self.inner.cfg.max_message_size
+            )));
+        }
+        let body = body.freeze();
+        let uniq = ids.join(",");
+        let request = |queue: &MessageQueue| {
+            let header = self.header(first, queue, "", true);
+            RemotingCommand::new_request(RequestCode::SendBatchMessage, header.to_ext(true))
+                .with_body(body.clone())
+        };
+        self.with_retries(&topic, &uniq, request).await
+    }
+
+    fn header<'a>(
+        &'a self,
+        msg: &'a Message,
+        queue: &MessageQueue,
+        properties: &'a str,
+        batch: bool,
+    ) -> SendMessageRequestHeader<'a> {
+        SendMessageRequestHeader {
+            producer_group: &self.inner.cfg.group,
+            topic: msg.topic.as_str().into(),
+            default_topic_queue_nums: self.inner.cfg.new_topic_queues,
+            queue_id: queue.queue_id,
+            born_timestamp: Some(now_ms()),
+            flag: msg.flag,
+            properties,
+            batch,
+            ..Default::default()
+        }
+    }
+
+    async fn with_retries(
+        &self,
+        topic: &str,
+        uniq: &str,
+        request: impl Fn(&MessageQueue) -> RemotingCommand,
+    ) -> Result<SendResult, ClientError> {
+        let mut avoid: Option<String> = None;
+        let mut last = None;
+        for _ in 0..=self.inner.cfg.retries {
+            let info = self.inner.routes.publish_info(topic).await?;
+            let queue = self.pick(&info, avoid.as_deref())?;
+            match self.attempt(&info, &queue, request(&queue), uniq).await {
+                Ok(r) => return Ok(r),
+                Err(e) if retryable(&e) => {
+                    tracing::debug!(broker = %queue.broker_name, error = %e, "send failed; trying another broker");
+                    self.inner.failed.lock().insert(
+                        queue.broker_name.clone(),
+                        Instant::now() + AVOID_FAILED_BROKER,
+                    );
+                    self.inner.routes.invalidate(topic);
+                    avoid = Some(queue.broker_name);
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ClientError::NoRoute(topic.to_string())))
+    }
+
+    /// The next queue in turn, skipping `avoid` and brokers that failed recently when another
+    /// one is left.
+    fn pick(&self, info: &PublishInfo, avoid: Option<&str>) -> Result<MessageQueue, ClientError> {
+        let n = info.queues.len();
+        if n == 0 {
+            return Err(ClientError::NoRoute(String::new()));
+        }
+        let start = self.inner.turn.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let failed = self.inner.failed.lock();
+        let usable = |q: &MessageQueue| {
+            Some(q.broker_name.as_str()) != avoid
+                && failed.get(&q.broker_name).is_none_or(|until| *until <= now)
+        };
+        (0..n)
+            .filter_map(|i| info.queues.get((start + i) % n))
+            .find(|q| usable(q))
+            .or_else(|| info.queues.get(start % n))
+            .cloned()
+            .ok_or_else(|| ClientError::NoRoute(String::new()))
+    }
+
+    async fn attempt(
+        &self,
+        info: &PublishInfo,
+        queue: &MessageQueue,
+        req: RemotingCommand,
+        uniq: &str,
+    ) -> Result<SendResult, ClientError> {
+        let addr = master(info, queue)?;
+        let resp = self
+            .inner
+            .client
+            .invoke(addr, req, self.inner.cfg.send_timeout)
+            .await?;
+        let status = match resp.response_code() {
+            ResponseCode::Success => SendStatus::SendOk,
+            ResponseCode::FlushDiskTimeout => SendStatus::FlushDiskTimeout,
+            ResponseCode::FlushSlaveTimeout => SendStatus::FlushSlaveTimeout,
+            ResponseCode::SlaveNotAvailable => SendStatus::SlaveNotAvailable,
+            code => {
+                return Err(ClientError::Broker {
+                    what: format!("send to {} ({addr})", queue.broker_name),
+                    code,
+                    remark: resp.remark.unwrap_or_default(),
+                })
+            }
+        };
+        let ext = &resp.ext_fields;
+        let queue_id = ext
+            .opt_num("queueId")
+            .ok()
+            .flatten()
+            .unwrap_or(queue.queue_id);
+        Ok(SendResult {
+            status,
+            msg_id: uniq.to_string(),
+            offset_msg_id: ext.get("msgId").unwrap_or_default().to_string(),
+            queue: MessageQueue {
+                queue_id,
+                ..queue.clone()
+            },
+            queue_offset: ext.opt_num("queueOffset").ok().flatten().unwrap_or(-1),
+        })
+    }
+}
+
+fn master<'a>(info: &'a PublishInfo, queue: &MessageQueue) -> Result<&'a str, ClientError> {
+    info.masters
+        .get(&queue.broker_name)
+        .map(String::as_str)
+        .ok_or_else(|| ClientError::NoRoute(queue.topic.clone()))
+}
+
+/// One entry of a batch body (wire doc §5.6).
+fn put_batch_entry(buf: &mut BytesMut, m: &Message, properties: &str) {
+    let total = 20 + m.body.len() + 2 + properties.len();
+    buf.put_i32(total as i32);
+    buf.put_i32(0); // magic: clients write 0
+    buf.put_i32(0); // body CRC: the broker computes it
+    buf.put_i32(m.flag);
+    buf.put_i32(m.body.len() as i32);
+    buf.put_slice(&m.body);
+    buf.put_i16(properties.len() as i16);
+    buf.put_slice(properties.as_bytes());
+}

@@ -1,0 +1,150 @@
+//! Topic routes from the NameServers, cached: the writable queues of a topic and the master
+//! address of each broker. A route is refreshed after `ROUTE_TTL`, or at once when a send
+//! to one of its brokers fails.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::error::ClientError;
+use super::message::MessageQueue;
+use crate::protocol::{
+    perm, GetRouteInfoRequestHeader, JsonBody, RemotingCommand, RequestCode, ResponseCode,
+    TopicRouteData,
+};
+use crate::remoting::RemotingClient;
+
+/// RocketMQ clients poll routes every 30 s.
+const ROUTE_TTL: Duration = Duration::from_secs(30);
+/// The auto-create template topic.
+const DEFAULT_TOPIC: &str = "TBW102";
+
+/// The queues a topic can be sent to, with each broker's master address.
+#[derive(Debug)]
+pub(crate) struct PublishInfo {
+    pub queues: Vec<MessageQueue>,
+    pub masters: HashMap<String, String>,
+}
+
+pub(crate) struct RouteCache {
+    namesrv: Vec<String>,
+    client: RemotingClient,
+    timeout: Duration,
+    /// Queues per broker for a topic that does not exist yet (created on first send).
+    new_topic_queues: i32,
+    routes: Mutex<HashMap<String, (Instant, Arc<PublishInfo>)>>,
+}
+
+impl RouteCache {
+    pub fn new(
+        namesrv: Vec<String>,
+        client: RemotingClient,
+        timeout: Duration,
+        new_topic_queues: i32,
+    ) -> Self {
+        RouteCache {
+            namesrv,
+            client,
+            timeout,
+            new_topic_queues,
+            routes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The topic's publish info, from the cache while fresh.
+    pub async fn publish_info(&self, topic: &str) -> Result<Arc<PublishInfo>, ClientError> {
+        if let Some((at, info)) = self.routes.lock().get(topic) {
+            if at.elapsed() < ROUTE_TTL {
+                return Ok(info.clone());
+            }
+        }
+        let info = Arc::new(self.fetch_publish_info(topic).await?);
+        self.routes
+            .lock()
+            .insert(topic.to_string(), (Instant::now(), info.clone()));
+        Ok(info)
+    }
+
+    /// Forgets a topic's route (a send to it failed: the broker may have moved).
+    pub fn invalidate(&self, topic: &str) {
+        self.routes.lock().remove(topic);
+    }
+
+    async fn fetch_publish_info(&self, topic: &str) -> Result<PublishInfo, ClientError> {
+        if let Some(route) = self.fetch_route(topic).await? {
+            return Ok(publish_info(topic, &route, |q| q.write_queue_nums));
+        }
+        let route = self
+            .fetch_route(DEFAULT_TOPIC)
+            .await?
+            .ok_or_else(|| ClientError::NoRoute(topic.to_string()))?;
+        let n = self.new_topic_queues;
+        Ok(publish_info(topic, &route, |q| q.write_queue_nums.min(n)))
+    }
+
+    /// The route from the first NameServer that answers.
+    async fn fetch_route(&self, topic: &str) -> Result<Option<TopicRouteData>, ClientError> {
+        let mut last_err = None;
+        for ns in &self.namesrv {
+            let header = GetRouteInfoRequestHeader {
+                topic: topic.to_owned(),
+                accept_standard_json_only: true,
+            };
+            let req =
+                RemotingCommand::new_request(RequestCode::GetRouteinfoByTopic, Default::default())
+                    .with_header(&header);
+            match self.client.invoke(ns, req, self.timeout).await {
+                Ok(resp) => match resp.response_code() {
+                    ResponseCode::Success => {
+                        return TopicRouteData::decode(&resp.body).map(Some).map_err(|e| {
+                            ClientError::Broker {
+                                what: format!("route of {topic} from {ns}"),
+                                code: ResponseCode::SystemError,
+                                remark: e.to_string(),
+                            }
+                        })
+                    }
+                    ResponseCode::TopicNotExist => return Ok(None),
+                    code => {
+                        last_err = Some(ClientError::Broker {
+                            what: format!("route of {topic} from {ns}"),
+                            code,
+                            remark: resp.remark.unwrap_or_default(),
+                        })
+                    }
+                },
+                Err(e) => last_err = Some(e.into()),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| ClientError::Config("no NameServer address".into())))
+    }
+}
+
+/// Writable queues of the brokers that have a master, in broker-name order.
+fn publish_info(
+    topic: &str,
+    route: &TopicRouteData,
+    count: impl Fn(&crate::protocol::QueueData) -> i32,
+) -> PublishInfo {
+    let masters: HashMap<String, String> = route
+        .broker_datas
+        .iter()
+        .filter_map(|b| Some((b.broker_name.clone(), b.broker_addrs.get(&0)?.clone())))
+        .collect();
+    let mut datas: Vec<_> = route.queue_datas.iter().collect();
+    datas.sort_by(|a, b| a.broker_name.cmp(&b.broker_name));
+    let queues = datas
+        .into_iter()
+        .filter(|q| q.perm & perm::WRITE != 0 && masters.contains_key(&q.broker_name))
+        .flat_map(|q| {
+            (0..count(q).max(0)).map(move |id| MessageQueue {
+                topic: topic.to_string(),
+                broker_name: q.broker_name.clone(),
+                queue_id: id,
+            })
+        })
+        .collect();
+    PublishInfo { queues, masters }
+}
