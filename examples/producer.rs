@@ -8,7 +8,9 @@ use ferrumq::client::{Message, Producer};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let namesrv = std::env::var("NAMESRV_ADDR").unwrap_or_else(|_| "127.0.0.1:9876".into());
-    let producer = Producer::builder(&namesrv).group("example-producer").build()?;
+    let producer = Producer::builder(&namesrv)
+        .group("example-producer")
+        .build()?;
     for i in 0..10 {
         let msg = Message::new("ExampleTopic", format!("hello {i}"))
             .with_tags("TagA")

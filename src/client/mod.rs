@@ -1,7 +1,8 @@
 //! FerrumQ's Rust client (issue 12): async, typed, over RocketMQ's remoting protocol, so it
-//! works against FerrumQ and Apache RocketMQ brokers alike. This first part is the producer:
-//! sends with retries on another broker, a broker that failed recently avoided for a while,
-//! per-key ordering, batches, delay levels and 5.x delivery times.
+//! works against FerrumQ and Apache RocketMQ brokers alike. So far: the producer (sends with
+//! retries on another broker, a broker that failed recently avoided for a while, per-key
+//! ordering, batches, delay levels and 5.x delivery times) and the pull consumer (assigned
+//! queues, poll, seek, commit).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ferrumq::client::ClientError> {
@@ -18,8 +19,10 @@ mod error;
 mod message;
 mod msg_id;
 mod producer;
+mod pull_consumer;
 mod route;
 
 pub use error::ClientError;
 pub use message::{Message, MessageQueue, SendResult, SendStatus};
 pub use producer::{Producer, ProducerBuilder};
+pub use pull_consumer::{PullConsumer, PullConsumerBuilder, ReceivedMessage};

@@ -67,6 +67,16 @@ impl RouteCache {
         Ok(info)
     }
 
+    /// The queues a topic can be read from, with each broker's master address (not cached:
+    /// consumers ask when they assign queues).
+    pub async fn subscribe_info(&self, topic: &str) -> Result<PublishInfo, ClientError> {
+        let route = self
+            .fetch_route(topic)
+            .await?
+            .ok_or_else(|| ClientError::NoRoute(topic.to_string()))?;
+        Ok(queues_of(topic, &route, perm::READ, |q| q.read_queue_nums))
+    }
+
     /// Forgets a topic's route (a send to it failed: the broker may have moved).
     pub fn invalidate(&self, topic: &str) {
         self.routes.lock().remove(topic);
@@ -74,14 +84,18 @@ impl RouteCache {
 
     async fn fetch_publish_info(&self, topic: &str) -> Result<PublishInfo, ClientError> {
         if let Some(route) = self.fetch_route(topic).await? {
-            return Ok(publish_info(topic, &route, |q| q.write_queue_nums));
+            return Ok(queues_of(topic, &route, perm::WRITE, |q| {
+                q.write_queue_nums
+            }));
         }
         let route = self
             .fetch_route(DEFAULT_TOPIC)
             .await?
             .ok_or_else(|| ClientError::NoRoute(topic.to_string()))?;
         let n = self.new_topic_queues;
-        Ok(publish_info(topic, &route, |q| q.write_queue_nums.min(n)))
+        Ok(queues_of(topic, &route, perm::WRITE, |q| {
+            q.write_queue_nums.min(n)
+        }))
     }
 
     /// The route from the first NameServer that answers.
@@ -122,10 +136,11 @@ impl RouteCache {
     }
 }
 
-/// Writable queues of the brokers that have a master, in broker-name order.
-fn publish_info(
+/// Queues with `need` permission on brokers that have a master, in broker-name order.
+fn queues_of(
     topic: &str,
     route: &TopicRouteData,
+    need: i32,
     count: impl Fn(&crate::protocol::QueueData) -> i32,
 ) -> PublishInfo {
     let masters: HashMap<String, String> = route
@@ -137,7 +152,7 @@ fn publish_info(
     datas.sort_by(|a, b| a.broker_name.cmp(&b.broker_name));
     let queues = datas
         .into_iter()
-        .filter(|q| q.perm & perm::WRITE != 0 && masters.contains_key(&q.broker_name))
+        .filter(|q| q.perm & need != 0 && masters.contains_key(&q.broker_name))
         .flat_map(|q| {
             (0..count(q).max(0)).map(move |id| MessageQueue {
                 topic: topic.to_string(),

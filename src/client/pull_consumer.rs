@@ -1,0 +1,404 @@
+//! The pull consumer (RocketMQ's lite pull, assign mode): the application picks the queues,
+//! polls batches, moves positions (`seek`, `seek_to_timestamp`) and commits them to the
+//! broker, where other consumers of the group and admin tools see them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::error::ClientError;
+use super::message::MessageQueue;
+use super::route::RouteCache;
+use crate::protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
+use crate::remoting::{ClientConfig, RemotingClient};
+
+/// Pull flags: the subscription travels in the request (no heartbeat needed).
+const FLAG_SUBSCRIPTION: i32 = 0x4;
+/// How long `poll` rests between rounds that found nothing.
+const IDLE_PAUSE: Duration = Duration::from_millis(20);
+
+/// A consumed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub queue: MessageQueue,
+    pub queue_offset: i64,
+    /// UNIQ_KEY when the producer set one, else the broker's offset id.
+    pub msg_id: String,
+    pub body: bytes::Bytes,
+    pub properties: BTreeMap<String, String>,
+    pub born_timestamp_ms: i64,
+    pub store_timestamp_ms: i64,
+    pub reconsume_times: i32,
+}
+
+impl ReceivedMessage {
+    pub fn tags(&self) -> Option<&str> {
+        self.properties.get("TAGS").map(String::as_str)
+    }
+
+    pub fn keys(&self) -> Vec<&str> {
+        self.properties
+            .get("KEYS")
+            .map(|k| k.split(' ').filter(|k| !k.is_empty()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Builds a [`PullConsumer`].
+#[derive(Debug, Clone)]
+pub struct PullConsumerBuilder {
+    namesrv: Vec<String>,
+    group: String,
+    timeout: Duration,
+    batch: i32,
+}
+
+impl PullConsumerBuilder {
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = group.into();
+        self
+    }
+
+    /// Time allowed for each request (default 3 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Most messages one pull of one queue returns (default 32, RocketMQ's).
+    pub fn pull_batch_size(mut self, n: i32) -> Self {
+        self.batch = n.clamp(1, 1024);
+        self
+    }
+
+    pub fn build(self) -> Result<PullConsumer, ClientError> {
+        if self.namesrv.is_empty() {
+            return Err(ClientError::Config("no NameServer address".into()));
+        }
+        if self.group.trim().is_empty() {
+            return Err(ClientError::Config("the consumer group is empty".into()));
+        }
+        let client = RemotingClient::new(ClientConfig::default());
+        let routes = RouteCache::new(self.namesrv.clone(), client.clone(), self.timeout, 4);
+        Ok(PullConsumer {
+            inner: Arc::new(Inner {
+                cfg: self,
+                client,
+                routes,
+                state: Mutex::new(State::default()),
+            }),
+        })
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// Assigned queue → next offset to read.
+    positions: BTreeMap<MessageQueue, i64>,
+    /// Broker name → master address.
+    masters: HashMap<String, String>,
+    turn: usize,
+}
+
+/// Reads assigned queues; cheap to clone.
+#[derive(Clone)]
+pub struct PullConsumer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: PullConsumerBuilder,
+    client: RemotingClient,
+    routes: RouteCache,
+    state: Mutex<State>,
+}
+
+impl PullConsumer {
+    /// A builder; `namesrv` is one address or several separated by `;`.
+    pub fn builder(namesrv: &str) -> PullConsumerBuilder {
+        PullConsumerBuilder {
+            namesrv: namesrv
+                .split(';')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(String::from)
+                .collect(),
+            group: "DEFAULT_CONSUMER".into(),
+            timeout: Duration::from_secs(3),
+            batch: 32,
+        }
+    }
+
+    /// The readable queues of a topic.
+    pub async fn queues(&self, topic: &str) -> Result<Vec<MessageQueue>, ClientError> {
+        let info = self.inner.routes.subscribe_info(topic).await?;
+        self.inner.state.lock().masters.extend(info.masters.clone());
+        Ok(info.queues.clone())
+    }
+
+    /// Reads these queues from now on, each from the group's committed offset, or from its
+    /// first stored message when the group has none.
+    pub async fn assign(&self, queues: Vec<MessageQueue>) -> Result<(), ClientError> {
+        // The brokers' addresses, for queues listed by someone else.
+        let topics: std::collections::BTreeSet<&str> =
+            queues.iter().map(|q| q.topic.as_str()).collect();
+        for topic in topics {
+            self.queues(topic).await?;
+        }
+        let mut positions = BTreeMap::new();
+        for q in queues {
+            let committed = self.query_offset(&q).await?;
+            let start = match committed {
+                Some(o) => o,
+                None => self.queue_offset(RequestCode::GetMinOffset, &q).await?,
+            };
+            positions.insert(q, start);
+        }
+        self.inner.state.lock().positions = positions;
+        Ok(())
+    }
+
+    /// Moves a queue's position.
+    pub fn seek(&self, queue: &MessageQueue, offset: i64) -> Result<(), ClientError> {
+        let mut state = self.inner.state.lock();
+        match state.positions.get_mut(queue) {
+            Some(p) => {
+                *p = offset.max(0);
+                Ok(())
+            }
+            None => Err(ClientError::Config(format!("{queue:?} is not assigned"))),
+        }
+    }
+
+    /// Moves a queue's position to the first message stored at or after `timestamp_ms`.
+    pub async fn seek_to_timestamp(
+        &self,
+        queue: &MessageQueue,
+        timestamp_ms: i64,
+    ) -> Result<(), ClientError> {
+        let mut ext = self.queue_fields(queue);
+        ext.insert_display("timestamp", timestamp_ms);
+        let resp = self
+            .call(queue, RequestCode::SearchOffsetByTimestamp, ext)
+            .await?;
+        let offset = resp
+            .ext_fields
+            .opt_num("offset")
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        self.seek(queue, offset)
+    }
+
+    /// The position of a queue (the next offset `poll` reads).
+    pub fn position(&self, queue: &MessageQueue) -> Option<i64> {
+        self.inner.state.lock().positions.get(queue).copied()
+    }
+
+    /// Up to one batch per assigned queue, waiting up to `timeout` for the first message.
+    pub async fn poll(&self, timeout: Duration) -> Result<Vec<ReceivedMessage>, ClientError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let queues: Vec<(MessageQueue, i64)> = {
+                let mut state = self.inner.state.lock();
+                state.turn = state.turn.wrapping_add(1);
+                let n = state.positions.len().max(1);
+                let start = state.turn % n;
+                let all: Vec<_> = state
+                    .positions
+                    .iter()
+                    .map(|(q, o)| (q.clone(), *o))
+                    .collect();
+                all.iter()
+                    .cycle()
+                    .skip(start)
+                    .take(all.len())
+                    .cloned()
+                    .collect()
+            };
+            let mut out = Vec::new();
+            for (queue, offset) in queues {
+                out.extend(self.pull(&queue, offset).await?);
+            }
+            if !out.is_empty() || Instant::now() >= deadline {
+                return Ok(out);
+            }
+            tokio::time::sleep(IDLE_PAUSE.min(deadline.saturating_duration_since(Instant::now())))
+                .await;
+        }
+    }
+
+    /// Stores every assigned queue's position on its broker as the group's offset.
+    pub async fn commit(&self) -> Result<(), ClientError> {
+        let positions: Vec<(MessageQueue, i64)> = {
+            let state = self.inner.state.lock();
+            state
+                .positions
+                .iter()
+                .map(|(q, o)| (q.clone(), *o))
+                .collect()
+        };
+        for (queue, offset) in positions {
+            let mut ext = self.queue_fields(&queue);
+            ext.insert("consumerGroup", &self.inner.cfg.group);
+            ext.insert_display("commitOffset", offset);
+            self.call(&queue, RequestCode::UpdateConsumerOffset, ext)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn pull(
+        &self,
+        queue: &MessageQueue,
+        offset: i64,
+    ) -> Result<Vec<ReceivedMessage>, ClientError> {
+        let mut ext = self.queue_fields(queue);
+        ext.insert("consumerGroup", &self.inner.cfg.group);
+        ext.insert_display("queueOffset", offset);
+        ext.insert_display("maxMsgNums", self.inner.cfg.batch);
+        ext.insert_display("sysFlag", FLAG_SUBSCRIPTION);
+        ext.insert("commitOffset", "0");
+        ext.insert("suspendTimeoutMillis", "0");
+        ext.insert("subscription", "*");
+        ext.insert("subVersion", "0");
+        let addr = self.master(queue)?;
+        let req = RemotingCommand::new_request(RequestCode::PullMessage, ext);
+        let resp = self
+            .inner
+            .client
+            .invoke(&addr, req, self.inner.cfg.timeout)
+            .await?;
+        let next: Option<i64> = resp.ext_fields.opt_num("nextBeginOffset").ok().flatten();
+        let messages = match resp.response_code() {
+            ResponseCode::Success => decode(queue, &resp.body)?,
+            ResponseCode::PullNotFound
+            | ResponseCode::PullRetryImmediately
+            | ResponseCode::PullOffsetMoved => Vec::new(),
+            code => {
+                return Err(ClientError::Broker {
+                    what: format!("pull {queue:?} at {offset}"),
+                    code,
+                    remark: resp.remark.unwrap_or_default(),
+                })
+            }
+        };
+        if let Some(next) = next {
+            let mut state = self.inner.state.lock();
+            if let Some(p) = state.positions.get_mut(queue) {
+                // Unless the application sought elsewhere meanwhile.
+                if *p == offset {
+                    *p = next;
+                }
+            }
+        }
+        Ok(messages)
+    }
+
+    fn queue_fields(&self, queue: &MessageQueue) -> ExtFields {
+        let mut ext = ExtFields::with_capacity(10);
+        ext.insert("topic", &queue.topic);
+        ext.insert_display("queueId", queue.queue_id);
+        ext
+    }
+
+    fn master(&self, queue: &MessageQueue) -> Result<String, ClientError> {
+        self.inner
+            .state
+            .lock()
+            .masters
+            .get(&queue.broker_name)
+            .cloned()
+            .ok_or_else(|| ClientError::NoRoute(queue.topic.clone()))
+    }
+
+    async fn call(
+        &self,
+        queue: &MessageQueue,
+        code: RequestCode,
+        ext: ExtFields,
+    ) -> Result<RemotingCommand, ClientError> {
+        let addr = self.master(queue)?;
+        let resp = self
+            .inner
+            .client
+            .invoke(
+                &addr,
+                RemotingCommand::new_request(code, ext),
+                self.inner.cfg.timeout,
+            )
+            .await?;
+        if resp.response_code() != ResponseCode::Success {
+            return Err(ClientError::Broker {
+                what: format!("{code:?} {queue:?}"),
+                code: resp.response_code(),
+                remark: resp.remark.unwrap_or_default(),
+            });
+        }
+        Ok(resp)
+    }
+
+    async fn query_offset(&self, queue: &MessageQueue) -> Result<Option<i64>, ClientError> {
+        let mut ext = self.queue_fields(queue);
+        ext.insert("consumerGroup", &self.inner.cfg.group);
+        match self
+            .call(queue, RequestCode::QueryConsumerOffset, ext)
+            .await
+        {
+            Ok(resp) => Ok(resp.ext_fields.opt_num("offset").ok().flatten()),
+            Err(ClientError::Broker {
+                code: ResponseCode::QueryNotFound,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn queue_offset(
+        &self,
+        code: RequestCode,
+        queue: &MessageQueue,
+    ) -> Result<i64, ClientError> {
+        let resp = self.call(queue, code, self.queue_fields(queue)).await?;
+        Ok(resp
+            .ext_fields
+            .opt_num("offset")
+            .ok()
+            .flatten()
+            .unwrap_or(0))
+    }
+}
+
+fn decode(queue: &MessageQueue, body: &bytes::Bytes) -> Result<Vec<ReceivedMessage>, ClientError> {
+    let records =
+        ferrumq_store::message::decode_records(body).map_err(|e| ClientError::Broker {
+            what: format!("records of {queue:?}"),
+            code: ResponseCode::SystemError,
+            remark: e.to_string(),
+        })?;
+    Ok(records
+        .into_iter()
+        .map(|r| {
+            let properties: BTreeMap<String, String> =
+                ferrumq_store::message::iter_properties(r.properties)
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+            let msg_id = properties
+                .get("UNIQ_KEY")
+                .cloned()
+                .unwrap_or_else(|| ferrumq_store::offset_msg_id(r.store_host, r.physical_offset));
+            ReceivedMessage {
+                queue: queue.clone(),
+                queue_offset: r.queue_offset,
+                msg_id,
+                body: body.slice_ref(r.body),
+                properties,
+                born_timestamp_ms: r.born_timestamp_ms,
+                store_timestamp_ms: r.store_timestamp_ms,
+                reconsume_times: r.reconsume_times,
+            }
+        })
+        .collect())
+}
