@@ -10,7 +10,9 @@ use ferrumq::client::PullConsumer;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let namesrv = std::env::var("NAMESRV_ADDR").unwrap_or_else(|_| "127.0.0.1:9876".into());
-    let consumer = PullConsumer::builder(&namesrv).group("example-pull").build()?;
+    let consumer = PullConsumer::builder(&namesrv)
+        .group("example-pull")
+        .build()?;
     let queues = consumer.queues("ExampleTopic").await?;
     consumer.assign(queues).await?;
     loop {

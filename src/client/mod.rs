@@ -20,9 +20,11 @@ mod message;
 mod msg_id;
 mod producer;
 mod pull_consumer;
+mod push_consumer;
 mod route;
 
 pub use error::ClientError;
 pub use message::{Message, MessageQueue, SendResult, SendStatus};
 pub use producer::{Producer, ProducerBuilder};
 pub use pull_consumer::{PullConsumer, PullConsumerBuilder, ReceivedMessage};
+pub use push_consumer::{allocate_averagely, ConsumeResult, PushConsumer, PushConsumerBuilder};

@@ -371,7 +371,10 @@ impl PullConsumer {
     }
 }
 
-fn decode(queue: &MessageQueue, body: &bytes::Bytes) -> Result<Vec<ReceivedMessage>, ClientError> {
+pub(crate) fn decode(
+    queue: &MessageQueue,
+    body: &bytes::Bytes,
+) -> Result<Vec<ReceivedMessage>, ClientError> {
     let records =
         ferrumq_store::message::decode_records(body).map_err(|e| ClientError::Broker {
             what: format!("records of {queue:?}"),

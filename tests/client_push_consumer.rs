@@ -1,0 +1,148 @@
+//! The SDK's push consumer against a real NameServer and broker: two consumers of a group
+//! split the queues with RocketMQ's average allocation and consume everything once; a
+//! "reconsume later" comes back through the retry topic; shutdown commits and leaves.
+
+mod broker_util;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use broker_util::*;
+use ferrumq::client::{
+    allocate_averagely, ConsumeResult, Message, MessageQueue, Producer, PushConsumer,
+};
+
+fn mq(id: i32) -> MessageQueue {
+    MessageQueue {
+        topic: "T".into(),
+        broker_name: "b".into(),
+        queue_id: id,
+    }
+}
+
+#[test]
+fn average_allocation_matches_rocketmq() {
+    let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    let eight: Vec<MessageQueue> = (0..8).map(mq).collect();
+    let share = |me| allocate_averagely(&eight, &ids, me);
+    assert_eq!(share("a"), (0..3).map(mq).collect::<Vec<_>>());
+    assert_eq!(share("b"), (3..6).map(mq).collect::<Vec<_>>());
+    assert_eq!(share("c"), (6..8).map(mq).collect::<Vec<_>>());
+    let two: Vec<MessageQueue> = (0..2).map(mq).collect();
+    assert_eq!(allocate_averagely(&two, &ids, "c"), Vec::new());
+    assert_eq!(
+        allocate_averagely(&two, &ids, "x"),
+        Vec::new(),
+        "not in the group"
+    );
+}
+
+type Seen = Arc<Mutex<BTreeMap<String, usize>>>;
+
+async fn start(c: &Cluster, seen: Seen) -> PushConsumer {
+    PushConsumer::builder(&c.namesrv_addr())
+        .group("push-g")
+        .subscribe("PushTopic", "*")
+        .start(move |m| {
+            let seen = seen.clone();
+            async move {
+                let body = String::from_utf8_lossy(&m.body).into_owned();
+                *seen.lock().unwrap().entry(body).or_insert(0) += 1;
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap()
+}
+
+async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_splits_the_queues_and_consumes_everything_once() {
+    let c = Cluster::start().await;
+    let p = Producer::builder(&c.namesrv_addr()).build().unwrap();
+    // The topic exists (4 queues) before the consumers look for it.
+    p.send(Message::new("PushTopic", "warm-up")).await.unwrap();
+    let seen: Seen = Default::default();
+    let a = start(&c, seen.clone()).await;
+    let b = start(&c, seen.clone()).await;
+    // B's arrival is announced to A (NOTIFY_CONSUMER_IDS_CHANGED): both rebalance.
+    wait_until("a split of the 4 queues", || {
+        let (qa, qb) = (a.assigned(), b.assigned());
+        let user = |s: &BTreeSet<MessageQueue>| s.iter().filter(|q| q.topic == "PushTopic").count();
+        user(&qa) == 2 && user(&qb) == 2 && qa.is_disjoint(&qb)
+    })
+    .await;
+    for i in 0..40 {
+        p.send(Message::new("PushTopic", format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until("40 messages", || {
+        (0..40).all(|i| seen.lock().unwrap().contains_key(&format!("m{i}")))
+    })
+    .await;
+    let dup: Vec<_> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(k, n)| k.starts_with('m') && **n > 1)
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert!(dup.is_empty(), "delivered twice: {dup:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconsume_later_comes_back_through_the_retry_topic() {
+    let c = Cluster::start_with(|cfg| {
+        cfg.store.message_delay_level_ms = vec![100; 18];
+    })
+    .await;
+    let p = Producer::builder(&c.namesrv_addr()).build().unwrap();
+    p.send(Message::new("PushTopic", "warm-up")).await.unwrap();
+    let attempts: Arc<Mutex<Vec<i32>>> = Default::default();
+    let seen = attempts.clone();
+    let consumer = PushConsumer::builder(&c.namesrv_addr())
+        .group("push-retry")
+        .subscribe("PushTopic", "*")
+        .start(move |m| {
+            let seen = seen.clone();
+            async move {
+                if &m.body[..] != b"again" {
+                    return ConsumeResult::Success;
+                }
+                seen.lock().unwrap().push(m.reconsume_times);
+                if m.reconsume_times == 0 {
+                    ConsumeResult::ReconsumeLater
+                } else {
+                    ConsumeResult::Success
+                }
+            }
+        })
+        .await
+        .unwrap();
+    wait_until("queues assigned", || {
+        consumer
+            .assigned()
+            .iter()
+            .filter(|q| q.topic == "PushTopic")
+            .count()
+            == 4
+    })
+    .await;
+    p.send(Message::new("PushTopic", "again")).await.unwrap();
+    wait_until("a second delivery", || attempts.lock().unwrap().len() >= 2).await;
+    assert_eq!(attempts.lock().unwrap()[..2], [0, 1]);
+    consumer.shutdown().await;
+    c.shutdown().await;
+}
