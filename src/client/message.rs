@@ -82,6 +82,12 @@ impl Message {
         self
     }
 
+    /// Sets a property the client itself manages (TRAN_MSG, PGROUP).
+    pub(crate) fn with_property_reserved(mut self, name: &str, value: &str) -> Self {
+        self.properties.insert(name.to_string(), value.to_string());
+        self
+    }
+
     /// RocketMQ 4.x delay level (1 = 1 s … 18 = 2 h with the default levels).
     pub fn with_delay_level(mut self, level: u8) -> Self {
         self.properties.insert("DELAY".into(), level.to_string());

@@ -22,9 +22,11 @@ mod producer;
 mod pull_consumer;
 mod push_consumer;
 mod route;
+mod transaction;
 
 pub use error::ClientError;
 pub use message::{Message, MessageQueue, SendResult, SendStatus};
 pub use producer::{Producer, ProducerBuilder};
 pub use pull_consumer::{PullConsumer, PullConsumerBuilder, ReceivedMessage};
 pub use push_consumer::{allocate_averagely, ConsumeResult, PushConsumer, PushConsumerBuilder};
+pub use transaction::{TransactionProducer, TransactionState};

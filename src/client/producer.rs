@@ -63,13 +63,18 @@ impl ProducerBuilder {
     }
 
     pub fn build(self) -> Result<Producer, ClientError> {
+        self.build_with(ClientConfig::default())
+    }
+
+    /// A producer whose connections take broker requests with `config.push_handler`.
+    pub(crate) fn build_with(self, config: ClientConfig) -> Result<Producer, ClientError> {
         if self.namesrv.is_empty() {
             return Err(ClientError::Config("no NameServer address".into()));
         }
         if self.group.trim().is_empty() {
             return Err(ClientError::Config("the producer group is empty".into()));
         }
-        let client = RemotingClient::new(ClientConfig::default());
+        let client = RemotingClient::new(config);
         let routes = RouteCache::new(
             self.namesrv.clone(),
             client.clone(),
@@ -146,16 +151,40 @@ impl Producer {
 
     /// Sends and waits for the broker's answer; retried on another broker on failure.
     pub async fn send(&self, msg: Message) -> Result<SendResult, ClientError> {
+        self.send_with_flags(msg, 0).await
+    }
+
+    /// `send` with a sysFlag (0x4: a transactional half message).
+    pub(crate) async fn send_with_flags(
+        &self,
+        msg: Message,
+        sys_flag: i32,
+    ) -> Result<SendResult, ClientError> {
         msg.validate(self.inner.cfg.max_message_size)
             .map_err(ClientError::InvalidMessage)?;
         let uniq = new_id();
         let properties = msg.encode_properties(&uniq);
         let request = |queue: &MessageQueue| {
-            let header = self.header(&msg, queue, &properties, false);
+            let mut header = self.header(&msg, queue, &properties, false);
+            header.sys_flag = sys_flag;
             RemotingCommand::new_request(RequestCode::SendMessageV2, header.to_ext(true))
                 .with_body(msg.body.clone())
         };
         self.with_retries(&msg.topic, &uniq, request).await
+    }
+
+    pub(crate) fn group(&self) -> &str {
+        &self.inner.cfg.group
+    }
+
+    pub(crate) fn client(&self) -> &RemotingClient {
+        &self.inner.client
+    }
+
+    /// The master address of a broker a topic was sent to.
+    pub(crate) async fn master_of(&self, topic: &str, broker: &str) -> Option<String> {
+        let info = self.inner.routes.publish_info(topic).await.ok()?;
+        info.masters.get(broker).cloned()
     }
 
     /// Sends without waiting for an answer (no retry, no result).
