@@ -146,3 +146,76 @@ async fn reconsume_later_comes_back_through_the_retry_topic() {
     consumer.shutdown().await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_running_info_and_applies_an_offset_reset() {
+    let c = Cluster::start().await;
+    let p = Producer::builder(&c.namesrv_addr()).build().unwrap();
+    p.send(Message::new("PushAdmin", "warm-up")).await.unwrap();
+    let seen: Seen = Default::default();
+    let counted = seen.clone();
+    let consumer = PushConsumer::builder(&c.namesrv_addr())
+        .group("push-admin")
+        .subscribe("PushAdmin", "*")
+        .start(move |m| {
+            let seen = counted.clone();
+            async move {
+                let body = String::from_utf8_lossy(&m.body).into_owned();
+                *seen.lock().unwrap().entry(body).or_insert(0) += 1;
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    wait_until("queues assigned", || {
+        consumer
+            .assigned()
+            .iter()
+            .filter(|q| q.topic == "PushAdmin")
+            .count()
+            == 4
+    })
+    .await;
+    for i in 0..5 {
+        p.send(Message::new("PushAdmin", format!("r{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until("5 messages", || seen.lock().unwrap().len() >= 5).await;
+
+    // mqadmin consumerStatus: the broker forwards the question to this client.
+    let r = c
+        .call(request(
+            ferrumq::protocol::RequestCode::GetConsumerRunningInfo,
+            &[
+                ("consumerGroup", "push-admin"),
+                ("clientId", consumer.client_id()),
+            ],
+        ))
+        .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let info = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(info.contains(r#""PROP_CLIENT_VERSION":"V4_9_8""#), "{info}");
+    assert!(info.contains(r#""topic":"PushAdmin"}:{"#), "{info}");
+
+    // mqadmin resetOffsetByTime to the start: every message comes again.
+    let r = c
+        .call(request(
+            ferrumq::protocol::RequestCode::InvokeBrokerToResetOffset,
+            &[
+                ("topic", "PushAdmin"),
+                ("group", "push-admin"),
+                ("timestamp", "0"),
+                ("isForce", "true"),
+            ],
+        ))
+        .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    wait_until("redelivery after the reset", || {
+        let s = seen.lock().unwrap();
+        (0..5).all(|i| s.get(&format!("r{i}")).copied().unwrap_or(0) >= 2)
+    })
+    .await;
+    consumer.shutdown().await;
+    c.shutdown().await;
+}

@@ -16,6 +16,7 @@
 //! ```
 
 mod error;
+mod idempotent;
 mod message;
 mod msg_id;
 mod producer;
@@ -25,6 +26,7 @@ mod route;
 mod transaction;
 
 pub use error::ClientError;
+pub use idempotent::IdempotentWindow;
 pub use message::{Message, MessageQueue, SendResult, SendStatus};
 pub use producer::{Producer, ProducerBuilder};
 pub use pull_consumer::{PullConsumer, PullConsumerBuilder, ReceivedMessage};

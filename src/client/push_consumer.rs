@@ -93,12 +93,29 @@ impl PushConsumerBuilder {
         let handler: Handler = Arc::new(move |m| Box::pin(handler(m)));
         let rebalance_now = Arc::new(Notify::new());
         let notify = rebalance_now.clone();
+        // Broker requests need the consumer, which needs the client: set once it exists.
+        let this: Arc<std::sync::OnceLock<std::sync::Weak<Inner>>> = Default::default();
+        let me = this.clone();
         let client = RemotingClient::new(ClientConfig {
             push_handler: Some(Arc::new(move |req: RemotingCommand| {
-                if req.request_code() == RequestCode::NotifyConsumerIdsChanged {
-                    notify.notify_one();
+                match req.request_code() {
+                    RequestCode::NotifyConsumerIdsChanged => {
+                        notify.notify_one();
+                        None
+                    }
+                    RequestCode::GetConsumerRunningInfo => {
+                        let inner = me.get()?.upgrade()?;
+                        let body = inner.running_info();
+                        Some(req.response_to(ResponseCode::Success, None).with_body(body))
+                    }
+                    RequestCode::ResetConsumerClientOffset => {
+                        if let Some(inner) = me.get().and_then(|w| w.upgrade()) {
+                            inner.reset_offsets(&req.body);
+                        }
+                        None
+                    }
+                    _ => None,
                 }
-                None
             })),
             ..Default::default()
         });
@@ -129,6 +146,7 @@ impl PushConsumerBuilder {
             stopping: AtomicBool::new(false),
             rebalance_now,
         });
+        let _ = this.set(Arc::downgrade(&inner));
         inner.heartbeat().await?;
         inner.rebalance().await;
         let background = tokio::spawn(background(inner.clone()));
@@ -159,6 +177,8 @@ struct Owned {
     committed: i64,
     task: JoinHandle<()>,
     stop: Arc<AtomicBool>,
+    /// Told when an offset reset moves the queue: a held pull is abandoned.
+    moved: Arc<Notify>,
 }
 
 struct Inner {
@@ -306,6 +326,93 @@ impl Inner {
         Some(ids)
     }
 
+    /// GET_CONSUMER_RUNNING_INFO's ConsumerRunningInfo: properties, subscriptions and the
+    /// owned queues with their positions (fastjson's MessageQueue-object keys).
+    fn running_info(&self) -> Vec<u8> {
+        let subs: Vec<_> = self
+            .subscriptions
+            .iter()
+            .map(|(t, e)| json!({"topic": t, "subString": e, "expressionType": "TAG"}))
+            .collect();
+        let rows: Vec<String> = self
+            .owned
+            .lock()
+            .iter()
+            .map(|(q, o)| {
+                let key =
+                    json!({"brokerName": q.broker_name, "queueId": q.queue_id, "topic": q.topic});
+                let next = *o.next.lock();
+                let val = json!({"commitOffset": o.committed, "cachedMsgMinOffset": next,
+                    "cachedMsgMaxOffset": next, "cachedMsgCount": 0, "droped": false,
+                    "locked": false});
+                format!("{key}:{val}")
+            })
+            .collect();
+        let properties = json!({
+            "consumerGroup": self.cfg.group,
+            "messageModel": "CLUSTERING",
+            "consumeFromWhere": "CONSUME_FROM_LAST_OFFSET",
+            "PROP_CONSUME_TYPE": "CONSUME_PASSIVELY",
+            "PROP_CONSUMEORDERLY": "false",
+            "PROP_THREADPOOL_CORE_SIZE": self.cfg.concurrency.to_string(),
+            "PROP_NAMESERVER_ADDR": self.cfg.namesrv.join(";"),
+            "PROP_CLIENT_VERSION": "V4_9_8",
+        });
+        format!(
+            "{{\"jstack\":\"\",\"mqTable\":{{{}}},\"properties\":{properties},\"statusTable\":{{}},\"subscriptionSet\":{}}}",
+            rows.join(","),
+            serde_json::Value::from(subs)
+        )
+        .into_bytes()
+    }
+
+    /// RESET_CONSUMER_CLIENT_OFFSET: owned queues move to the offsets in the body (either the
+    /// object-keyed ResetOffsetBody or the C++ array form).
+    fn reset_offsets(&self, body: &[u8]) {
+        let fixed = crate::protocol::lenient::quote_bare_keys(body);
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&fixed) else {
+            return;
+        };
+        let mut offsets = Vec::new();
+        match v.get("offsetTable") {
+            Some(serde_json::Value::Object(map)) => {
+                for (key, offset) in map {
+                    let Ok(mq) = serde_json::from_str::<serde_json::Value>(key) else {
+                        continue;
+                    };
+                    offsets.push((mq, offset.as_i64()));
+                }
+            }
+            Some(serde_json::Value::Array(rows)) => {
+                for row in rows {
+                    offsets.push((row.clone(), row.get("offset").and_then(|o| o.as_i64())));
+                }
+            }
+            _ => return,
+        }
+        let owned = self.owned.lock();
+        for (mq, offset) in offsets {
+            let Some(offset) = offset else { continue };
+            let q = MessageQueue {
+                topic: mq
+                    .get("topic")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                broker_name: mq
+                    .get("brokerName")
+                    .and_then(|b| b.as_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                queue_id: mq.get("queueId").and_then(|q| q.as_i64()).unwrap_or(-1) as i32,
+            };
+            if let Some(o) = owned.get(&q) {
+                *o.next.lock() = offset;
+                o.moved.notify_one();
+            }
+        }
+    }
+
     /// Takes this consumer's share of every subscribed topic's queues.
     async fn rebalance(self: &Arc<Self>) {
         if self.stopping.load(Ordering::Acquire) {
@@ -354,11 +461,13 @@ impl Inner {
             let start = self.start_offset(&q).await;
             let next = Arc::new(Mutex::new(start));
             let stop = Arc::new(AtomicBool::new(false));
+            let moved = Arc::new(Notify::new());
             let task = tokio::spawn(pull_loop(
                 self.clone(),
                 q.clone(),
                 next.clone(),
                 stop.clone(),
+                moved.clone(),
             ));
             self.owned.lock().insert(
                 q,
@@ -367,6 +476,7 @@ impl Inner {
                     committed: start,
                     task,
                     stop,
+                    moved,
                 },
             );
         }
@@ -513,6 +623,7 @@ async fn pull_loop(
     q: MessageQueue,
     next: Arc<Mutex<i64>>,
     stop: Arc<AtomicBool>,
+    moved: Arc<Notify>,
 ) {
     let expr = inner
         .subscriptions
@@ -537,16 +648,19 @@ async fn pull_loop(
         ext.insert("subscription", &expr);
         ext.insert("subVersion", "0");
         let req = RemotingCommand::new_request(RequestCode::PullMessage, ext);
-        let resp = match inner
+        let pull = inner
             .client
-            .invoke(&addr, req, Duration::from_millis(SUSPEND_MS + 5_000))
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
+            .invoke(&addr, req, Duration::from_millis(SUSPEND_MS + 5_000));
+        let resp = tokio::select! {
+            r = pull => match r {
+                Ok(r) => r,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            // An offset reset: pull again from the new position at once.
+            _ = moved.notified() => continue,
         };
         let new_next: Option<i64> = resp.ext_fields.opt_num("nextBeginOffset").ok().flatten();
         if resp.response_code() == ResponseCode::Success {
@@ -584,7 +698,11 @@ async fn pull_loop(
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         if let Some(n) = new_next {
-            *next.lock() = n;
+            let mut next = next.lock();
+            // Unless an offset reset moved the queue while this pull was out.
+            if *next == offset {
+                *next = n;
+            }
         }
     }
 }
