@@ -1,8 +1,9 @@
 //! FerrumQ's Rust client (issue 12): async, typed, over RocketMQ's remoting protocol, so it
 //! works against FerrumQ and Apache RocketMQ brokers alike. So far: the producer (sends with
 //! retries on another broker, a broker that failed recently avoided for a while, per-key
-//! ordering, batches, delay levels and 5.x delivery times) and the pull consumer (assigned
-//! queues, poll, seek, commit).
+//! ordering, batches, delay levels and 5.x delivery times), the transactional producer, the
+//! pull consumer (assigned queues, poll, seek, commit), the push consumer (clustering) and
+//! the admin API.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ferrumq::client::ClientError> {
@@ -15,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod error;
 mod idempotent;
 mod message;
@@ -25,6 +27,7 @@ mod push_consumer;
 mod route;
 mod transaction;
 
+pub use admin::{Admin, QueueProgress};
 pub use error::ClientError;
 pub use idempotent::IdempotentWindow;
 pub use message::{Message, MessageQueue, SendResult, SendStatus};
