@@ -219,3 +219,55 @@ async fn answers_running_info_and_applies_an_offset_reset() {
     consumer.shutdown().await;
     c.shutdown().await;
 }
+
+async fn broadcaster(c: &Cluster, file: std::path::PathBuf, seen: Seen) -> PushConsumer {
+    PushConsumer::builder(&c.namesrv_addr())
+        .group("push-bc")
+        .subscribe("PushBc", "*")
+        .broadcasting(file)
+        .start(move |m| {
+            let seen = seen.clone();
+            async move {
+                let body = String::from_utf8_lossy(&m.body).into_owned();
+                *seen.lock().unwrap().entry(body).or_insert(0) += 1;
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasting_gives_every_consumer_every_message() {
+    let c = Cluster::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = Producer::builder(&c.namesrv_addr()).build().unwrap();
+    p.send(Message::new("PushBc", "warm-up")).await.unwrap();
+    let (sa, sb): (Seen, Seen) = Default::default();
+    let a = broadcaster(&c, dir.path().join("a.json"), sa.clone()).await;
+    let b = broadcaster(&c, dir.path().join("b.json"), sb.clone()).await;
+    assert_eq!(a.assigned().len(), 4, "all queues, not a share");
+    assert_eq!(b.assigned().len(), 4);
+    for i in 0..10 {
+        p.send(Message::new("PushBc", format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    let all = |s: &Seen| (0..10).all(|i| s.lock().unwrap().get(&format!("m{i}")) == Some(&1));
+    wait_until("both got all 10", || all(&sa) && all(&sb)).await;
+    a.shutdown().await;
+    b.shutdown().await;
+    // Positions were saved locally: a consumer on a's file does not see them again.
+    let again: Seen = Default::default();
+    let a2 = broadcaster(&c, dir.path().join("a.json"), again.clone()).await;
+    p.send(Message::new("PushBc", "new")).await.unwrap();
+    wait_until("the new one", || again.lock().unwrap().contains_key("new")).await;
+    assert_eq!(
+        again.lock().unwrap().len(),
+        1,
+        "{:?}",
+        again.lock().unwrap()
+    );
+    a2.shutdown().await;
+    c.shutdown().await;
+}

@@ -52,9 +52,19 @@ pub struct PushConsumerBuilder {
     subscriptions: BTreeMap<String, String>,
     concurrency: usize,
     max_reconsume_times: i32,
+    /// Broadcasting: every consumer reads every queue; offsets kept in this file.
+    broadcast_offsets: Option<std::path::PathBuf>,
 }
 
 impl PushConsumerBuilder {
+    /// Broadcasting mode: every consumer of the group gets every message; positions are kept
+    /// in `offset_file` on this machine, not on the broker, and a failed message is not
+    /// retried (as RocketMQ).
+    pub fn broadcasting(mut self, offset_file: impl Into<std::path::PathBuf>) -> Self {
+        self.broadcast_offsets = Some(offset_file.into());
+        self
+    }
+
     pub fn group(mut self, group: impl Into<String>) -> Self {
         self.group = group.into();
         self
@@ -120,7 +130,9 @@ impl PushConsumerBuilder {
             ..Default::default()
         });
         let mut subscriptions = self.subscriptions.clone();
-        subscriptions.insert(format!("%RETRY%{}", self.group), "*".into());
+        if self.broadcast_offsets.is_none() {
+            subscriptions.insert(format!("%RETRY%{}", self.group), "*".into());
+        }
         let routes = RouteCache::new(
             self.namesrv.clone(),
             client.clone(),
@@ -211,6 +223,7 @@ impl PushConsumer {
             subscriptions: BTreeMap::new(),
             concurrency: 20,
             max_reconsume_times: 16,
+            broadcast_offsets: None,
         }
     }
 
@@ -279,7 +292,7 @@ impl Inner {
             .collect();
         let body = json!({"clientID": self.client_id, "producerDataSet": [],
             "consumerDataSet": [{"groupName": self.cfg.group, "consumeType": "CONSUME_PASSIVELY",
-                "messageModel": "CLUSTERING", "consumeFromWhere": "CONSUME_FROM_LAST_OFFSET",
+                "messageModel": self.model(), "consumeFromWhere": "CONSUME_FROM_LAST_OFFSET",
                 "unitMode": false, "subscriptionDataSet": subs}]});
         let mut last = Err(ClientError::NoRoute(self.cfg.group.clone()));
         for addr in self.brokers().await.values() {
@@ -350,7 +363,7 @@ impl Inner {
             .collect();
         let properties = json!({
             "consumerGroup": self.cfg.group,
-            "messageModel": "CLUSTERING",
+            "messageModel": self.model(),
             "consumeFromWhere": "CONSUME_FROM_LAST_OFFSET",
             "PROP_CONSUME_TYPE": "CONSUME_PASSIVELY",
             "PROP_CONSUMEORDERLY": "false",
@@ -413,6 +426,23 @@ impl Inner {
         }
     }
 
+    fn model(&self) -> &'static str {
+        if self.cfg.broadcast_offsets.is_some() {
+            "BROADCASTING"
+        } else {
+            "CLUSTERING"
+        }
+    }
+
+    /// Broadcasting: the positions saved on this machine (empty in clustering mode).
+    fn local_offsets(&self) -> BTreeMap<String, i64> {
+        self.cfg
+            .broadcast_offsets
+            .as_ref()
+            .and_then(|p| crate::config_file::load(p).ok().flatten())
+            .unwrap_or_default()
+    }
+
     /// Takes this consumer's share of every subscribed topic's queues.
     async fn rebalance(self: &Arc<Self>) {
         if self.stopping.load(Ordering::Acquire) {
@@ -424,14 +454,18 @@ impl Inner {
                 continue;
             };
             self.masters.lock().extend(info.masters.clone());
+            let mut queues = info.queues.clone();
+            queues.sort();
+            if self.cfg.broadcast_offsets.is_some() {
+                wanted.extend(queues);
+                continue;
+            }
             let Some(addr) = info.masters.values().next() else {
                 continue;
             };
             let Some(ids) = self.consumer_ids(addr).await else {
                 continue;
             };
-            let mut queues = info.queues.clone();
-            queues.sort();
             wanted.extend(allocate_averagely(&queues, &ids, &self.client_id));
         }
         let (gone, new): (Vec<_>, Vec<_>) = {
@@ -488,6 +522,9 @@ impl Inner {
         let Some(addr) = self.masters.lock().get(&q.broker_name).cloned() else {
             return 0;
         };
+        if let Some(o) = self.local_offsets().get(&local_key(q)) {
+            return *o;
+        }
         let mut ext = ExtFields::with_capacity(3);
         ext.insert("consumerGroup", &self.cfg.group);
         ext.insert("topic", &q.topic);
@@ -519,6 +556,15 @@ impl Inner {
     }
 
     async fn commit(&self, q: &MessageQueue, offset: i64) {
+        if let Some(path) = &self.cfg.broadcast_offsets {
+            let mut all = self.local_offsets();
+            all.insert(local_key(q), offset);
+            let text = serde_json::to_string_pretty(&all).unwrap_or_default();
+            if let Err(e) = crate::config_file::write_atomic(path, &text) {
+                tracing::warn!(file = %path.display(), error = %e, "offsets not saved");
+            }
+            return;
+        }
         let Some(addr) = self.masters.lock().get(&q.broker_name).cloned() else {
             return;
         };
@@ -571,6 +617,11 @@ impl Inner {
         matches!(self.client.invoke(&addr, req, Duration::from_secs(3)).await,
             Ok(r) if r.response_code() == ResponseCode::Success)
     }
+}
+
+/// A queue's key in the broadcasting offset file.
+fn local_key(q: &MessageQueue) -> String {
+    format!("{}@{}@{}", q.topic, q.broker_name, q.queue_id)
 }
 
 /// RocketMQ's AllocateMessageQueueAveragely: contiguous shares, the first `n % ids` consumers
@@ -642,7 +693,13 @@ async fn pull_loop(
         ext.insert_display("queueId", q.queue_id);
         ext.insert_display("queueOffset", offset);
         ext.insert("maxMsgNums", "32");
-        ext.insert_display("sysFlag", PULL_FLAGS);
+        // Broadcasting keeps offsets here: the pull must not commit one on the broker.
+        let flags = if inner.cfg.broadcast_offsets.is_some() {
+            PULL_FLAGS & !0x1
+        } else {
+            PULL_FLAGS
+        };
+        ext.insert_display("sysFlag", flags);
         ext.insert_display("commitOffset", offset);
         ext.insert_display("suspendTimeoutMillis", SUSPEND_MS);
         ext.insert("subscription", &expr);
@@ -678,6 +735,7 @@ async fn pull_loop(
                 running.push(tokio::spawn(async move {
                     let result = (inner.handler)(m.clone()).await;
                     if result == ConsumeResult::ReconsumeLater
+                        && inner.cfg.broadcast_offsets.is_none()
                         && !inner.send_back(&m, physical).await
                     {
                         // The broker did not take it back: handle it again here, once.
