@@ -271,3 +271,88 @@ async fn broadcasting_gives_every_consumer_every_message() {
     a2.shutdown().await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orderly_consumption_keeps_order_and_moves_a_poison_message_to_the_dlq() {
+    let c = Cluster::start().await;
+    let p = Producer::builder(&c.namesrv_addr()).build().unwrap();
+    p.send(Message::new("PushOrder", "warm-up")).await.unwrap();
+    let order: Arc<Mutex<Vec<String>>> = Default::default();
+    let seen = order.clone();
+    let consumer = PushConsumer::builder(&c.namesrv_addr())
+        .group("push-order")
+        .subscribe("PushOrder", "*")
+        .orderly()
+        .max_reconsume_times(2)
+        .start(move |m| {
+            let seen = seen.clone();
+            async move {
+                let body = String::from_utf8_lossy(&m.body).into_owned();
+                seen.lock().unwrap().push(body.clone());
+                if body == "poison" {
+                    ConsumeResult::ReconsumeLater
+                } else {
+                    ConsumeResult::Success
+                }
+            }
+        })
+        .await
+        .unwrap();
+    wait_until("locked queues", || {
+        consumer
+            .assigned()
+            .iter()
+            .filter(|q| q.topic == "PushOrder")
+            .count()
+            == 4
+    })
+    .await;
+    let mut queue = None;
+    for body in ["o0", "o1", "poison", "o2", "o3"] {
+        let sent = p
+            .send_orderly(Message::new("PushOrder", body), "customer-9")
+            .await
+            .unwrap();
+        queue = Some(sent.queue);
+    }
+    wait_until("o3 after the poison", || {
+        order.lock().unwrap().contains(&"o3".to_string())
+    })
+    .await;
+    let got = order.lock().unwrap().clone();
+    let mine: Vec<&str> = got
+        .iter()
+        .map(String::as_str)
+        .filter(|b| *b != "warm-up")
+        .collect();
+    assert_eq!(
+        mine,
+        ["o0", "o1", "poison", "poison", "poison", "o2", "o3"],
+        "in order; the poison tried 1 + 2 times"
+    );
+    // The poison message waits in the group's DLQ.
+    let q = queue.unwrap();
+    let mut in_dlq = false;
+    for _ in 0..50 {
+        let r = c
+            .call(pull_request(
+                "dlq-reader",
+                "%DLQ%push-order",
+                0,
+                0,
+                0x4,
+                "*",
+                0,
+            ))
+            .await;
+        if r.response_code() == ferrumq::protocol::ResponseCode::Success {
+            let recs = ferrumq_store::message::decode_records(&r.body).unwrap();
+            in_dlq = recs.iter().any(|m| m.body == b"poison");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(in_dlq, "poison not in the DLQ (queue {q:?})");
+    consumer.shutdown().await;
+    c.shutdown().await;
+}

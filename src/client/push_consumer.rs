@@ -27,6 +27,10 @@ use crate::remoting::{ClientConfig, RemotingClient};
 const REBALANCE_EVERY: Duration = Duration::from_secs(20);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
 const COMMIT_EVERY: Duration = Duration::from_secs(5);
+/// Orderly: broker locks last 60 s; renewed well before.
+const LOCK_RENEW_EVERY: Duration = Duration::from_secs(20);
+/// Orderly: pause before a refused message is handled again.
+const ORDERLY_RETRY_PAUSE: Duration = Duration::from_millis(200);
 const SUSPEND_MS: u64 = 15_000;
 /// Pull flags: commit offset, suspend (long poll), subscription in the request.
 const PULL_FLAGS: i32 = 0x1 | 0x2 | 0x4;
@@ -54,9 +58,19 @@ pub struct PushConsumerBuilder {
     max_reconsume_times: i32,
     /// Broadcasting: every consumer reads every queue; offsets kept in this file.
     broadcast_offsets: Option<std::path::PathBuf>,
+    orderly: bool,
 }
 
 impl PushConsumerBuilder {
+    /// Orderly consumption: a queue is consumed only while this consumer holds its lock on
+    /// the broker (LOCK_BATCH_MQ, renewed every 20 s), one message at a time, in order. A
+    /// message the handler keeps refusing is retried in place, then sent to the DLQ after
+    /// `max_reconsume_times` so the queue moves on (RocketMQ retries it forever).
+    pub fn orderly(mut self) -> Self {
+        self.orderly = true;
+        self
+    }
+
     /// Broadcasting mode: every consumer of the group gets every message; positions are kept
     /// in `offset_file` on this machine, not on the broker, and a failed message is not
     /// retried (as RocketMQ).
@@ -224,6 +238,7 @@ impl PushConsumer {
             concurrency: 20,
             max_reconsume_times: 16,
             broadcast_offsets: None,
+            orderly: false,
         }
     }
 
@@ -426,6 +441,77 @@ impl Inner {
         }
     }
 
+    /// LOCK_BATCH_MQ / UNLOCK_BATCH_MQ per broker; returns the queues locked (all, for an
+    /// unlock).
+    async fn lock_queues(&self, code: RequestCode, queues: &[MessageQueue]) -> Vec<MessageQueue> {
+        let mut by_broker: BTreeMap<&str, Vec<&MessageQueue>> = BTreeMap::new();
+        for q in queues {
+            by_broker.entry(q.broker_name.as_str()).or_default().push(q);
+        }
+        let mut locked = Vec::new();
+        for (broker, qs) in by_broker {
+            let Some(addr) = self.masters.lock().get(broker).cloned() else {
+                continue;
+            };
+            let set: Vec<_> = qs
+                .iter()
+                .map(|q| json!({"brokerName": q.broker_name, "queueId": q.queue_id, "topic": q.topic}))
+                .collect();
+            let body = json!({"consumerGroup": self.cfg.group, "clientId": self.client_id,
+                "mqSet": set, "onlyThisBroker": false});
+            let req = RemotingCommand::new_request(code, ExtFields::new())
+                .with_body(body.to_string().into_bytes());
+            let Ok(resp) = self.client.invoke(&addr, req, Duration::from_secs(3)).await else {
+                continue;
+            };
+            if code == RequestCode::UnlockBatchMq {
+                continue;
+            }
+            let ok: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+            let granted: BTreeSet<(String, i32)> = ok
+                .get("lockOKMQSet")
+                .and_then(|s| s.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|m| {
+                            Some((
+                                m.get("topic")?.as_str()?.to_string(),
+                                i32::try_from(m.get("queueId")?.as_i64()?).ok()?,
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            locked.extend(
+                qs.into_iter()
+                    .filter(|q| granted.contains(&(q.topic.clone(), q.queue_id)))
+                    .cloned(),
+            );
+        }
+        locked
+    }
+
+    /// Renews the locks of the owned queues (orderly); a queue whose lock went to another
+    /// consumer is given up.
+    async fn renew_locks(self: &Arc<Self>) {
+        if !self.cfg.orderly {
+            return;
+        }
+        let owned: Vec<MessageQueue> = self.owned.lock().keys().cloned().collect();
+        let kept: BTreeSet<MessageQueue> = self
+            .lock_queues(RequestCode::LockBatchMq, &owned)
+            .await
+            .into_iter()
+            .collect();
+        for q in owned.into_iter().filter(|q| !kept.contains(q)) {
+            let removed = self.owned.lock().remove(&q);
+            if let Some(o) = removed {
+                o.stop.store(true, Ordering::Release);
+                o.task.abort();
+            }
+        }
+    }
+
     fn model(&self) -> &'static str {
         if self.cfg.broadcast_offsets.is_some() {
             "BROADCASTING"
@@ -489,8 +575,18 @@ impl Inner {
                 o.task.abort();
                 let next = *o.next.lock();
                 self.commit(&q, next).await;
+                if self.cfg.orderly {
+                    self.lock_queues(RequestCode::UnlockBatchMq, std::slice::from_ref(&q))
+                        .await;
+                }
             }
         }
+        // Orderly: only the queues whose broker lock this consumer got.
+        let new = if self.cfg.orderly {
+            self.lock_queues(RequestCode::LockBatchMq, &new).await
+        } else {
+            new
+        };
         for q in new {
             let start = self.start_offset(&q).await;
             let next = Arc::new(Mutex::new(start));
@@ -598,15 +694,24 @@ impl Inner {
         }
     }
 
+    /// Orderly poison message: straight to the DLQ (send-back with delay level -1).
+    async fn send_to_dlq(&self, m: &ReceivedMessage, physical_offset: i64) -> bool {
+        self.send_back_at(m, physical_offset, -1).await
+    }
+
     /// CONSUMER_SEND_MSG_BACK: the broker redelivers it through the retry topic (or the DLQ).
     async fn send_back(&self, m: &ReceivedMessage, physical_offset: i64) -> bool {
+        self.send_back_at(m, physical_offset, 0).await
+    }
+
+    async fn send_back_at(&self, m: &ReceivedMessage, physical_offset: i64, level: i32) -> bool {
         let Some(addr) = self.masters.lock().get(&m.queue.broker_name).cloned() else {
             return false;
         };
         let mut ext = ExtFields::with_capacity(6);
         ext.insert_display("offset", physical_offset);
         ext.insert("group", &self.cfg.group);
-        ext.insert("delayLevel", "0");
+        ext.insert_display("delayLevel", level);
         ext.insert("originMsgId", &m.msg_id);
         ext.insert(
             "originTopic",
@@ -657,8 +762,10 @@ async fn background(inner: Arc<Inner>) {
     let mut rebalance = tokio::time::interval(REBALANCE_EVERY);
     let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
     let mut commit = tokio::time::interval(COMMIT_EVERY);
+    let mut locks = tokio::time::interval(LOCK_RENEW_EVERY);
     loop {
         tokio::select! {
+            _ = locks.tick() => inner.renew_locks().await,
             _ = rebalance.tick() => inner.rebalance().await,
             _ = inner.rebalance_now.notified() => inner.rebalance().await,
             _ = heartbeat.tick() => { let _ = inner.heartbeat().await; }
@@ -726,6 +833,21 @@ async fn pull_loop(
                 continue;
             };
             let offsets = physical_offsets(&resp.body);
+            if inner.cfg.orderly {
+                for (m, physical) in batch.into_iter().zip(offsets) {
+                    if stop.load(Ordering::Acquire) {
+                        return;
+                    }
+                    consume_in_order(&inner, m, physical).await;
+                }
+                if let Some(n) = new_next {
+                    let mut next = next.lock();
+                    if *next == offset {
+                        *next = n;
+                    }
+                }
+                continue;
+            }
             let mut running = Vec::with_capacity(batch.len());
             for (m, physical) in batch.into_iter().zip(offsets) {
                 let Ok(permit) = inner.permits.clone().acquire_owned().await else {
@@ -762,6 +884,30 @@ async fn pull_loop(
                 *next = n;
             }
         }
+    }
+}
+
+/// Orderly: the handler is asked again (after a pause) until it accepts the message or has
+/// refused it `max_reconsume_times` times; then the message goes to the group's DLQ and the
+/// queue moves on.
+async fn consume_in_order(inner: &Arc<Inner>, mut m: ReceivedMessage, physical: i64) {
+    let Ok(_permit) = inner.permits.acquire().await else {
+        return;
+    };
+    let mut refused = 0;
+    loop {
+        if (inner.handler)(m.clone()).await == ConsumeResult::Success {
+            return;
+        }
+        refused += 1;
+        if refused > inner.cfg.max_reconsume_times {
+            if !inner.send_to_dlq(&m, physical).await {
+                tracing::error!(msg = %m.msg_id, "poison message not moved to the DLQ; skipped");
+            }
+            return;
+        }
+        m.reconsume_times += 1;
+        tokio::time::sleep(ORDERLY_RETRY_PAUSE).await;
     }
 }
 
