@@ -101,3 +101,35 @@ async fn seek_and_seek_to_timestamp_move_a_queue() {
     assert!(pc.seek(&far, 0).is_err(), "not assigned");
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn large_bodies_travel_compressed_and_arrive_whole() {
+    let c = Cluster::start().await;
+    let p = Producer::builder(&c.namesrv_addr()).build().unwrap();
+    let big = "ferrumq ".repeat(5_000); // 40 kB, compresses well
+    let sent = p.send(Message::new("PcZip", big.clone())).await.unwrap();
+    c.wait_dispatched("PcZip", sent.queue.queue_id, sent.queue_offset + 1)
+        .await;
+    // Stored compressed: the record carries the sysFlag bit and fewer bytes.
+    let r = c
+        .call(pull_request(
+            "raw",
+            "PcZip",
+            sent.queue.queue_id,
+            0,
+            0x4,
+            "*",
+            0,
+        ))
+        .await;
+    let recs = ferrumq_store::message::decode_records(&r.body).unwrap();
+    assert_eq!(recs[0].sys_flag & 1, 1);
+    assert!(recs[0].body.len() < big.len() / 10);
+    // The consumer inflates it.
+    let pc = consumer(&c, "pcz");
+    pc.assign(pc.queues("PcZip").await.unwrap()).await.unwrap();
+    let got = drain(&pc).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(&got[0].body[..], big.as_bytes());
+    c.shutdown().await;
+}

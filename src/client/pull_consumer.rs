@@ -16,6 +16,8 @@ use crate::remoting::{ClientConfig, RemotingClient};
 
 /// Pull flags: the subscription travels in the request (no heartbeat needed).
 const FLAG_SUBSCRIPTION: i32 = 0x4;
+/// Largest body a compressed message may inflate to.
+const MAX_INFLATED: usize = 64 * 1024 * 1024;
 /// How long `poll` rests between rounds that found nothing.
 const IDLE_PAUSE: Duration = Duration::from_millis(20);
 
@@ -392,11 +394,19 @@ pub(crate) fn decode(
                 .get("UNIQ_KEY")
                 .cloned()
                 .unwrap_or_else(|| ferrumq_store::offset_msg_id(r.store_host, r.physical_offset));
+            // A compressed body (sysFlag 0x1) is inflated, bounded by the broker's limit.
+            let data = if r.sys_flag & 0x1 != 0 {
+                crate::protocol::inflate_bounded(r.body, MAX_INFLATED)
+                    .map(bytes::Bytes::from)
+                    .unwrap_or_else(|_| body.slice_ref(r.body))
+            } else {
+                body.slice_ref(r.body)
+            };
             ReceivedMessage {
                 queue: queue.clone(),
                 queue_offset: r.queue_offset,
                 msg_id,
-                body: body.slice_ref(r.body),
+                body: data,
                 properties,
                 born_timestamp_ms: r.born_timestamp_ms,
                 store_timestamp_ms: r.store_timestamp_ms,

@@ -15,6 +15,7 @@ mod json_header;
 mod json_scan;
 pub mod lenient;
 pub mod properties;
+mod zlib;
 
 pub use body::*;
 pub use codes::{RequestCode, ResponseCode};
@@ -25,3 +26,4 @@ pub use command::{
 pub use error::{BodyError, HeaderError, ProtocolError};
 pub use ext_fields::ExtFields;
 pub use header::*;
+pub use zlib::inflate_bounded;

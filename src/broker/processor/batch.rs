@@ -1,7 +1,4 @@
-//! The producer's batch body (wire doc §5.6), decoded with every length bounded, and the
-//! zlib inflation of a batch body C++ compressed as a whole.
-
-use std::io::Read;
+//! The producer's batch body (wire doc §5.6), decoded with every length bounded.
 
 use bytes::Bytes;
 
@@ -77,25 +74,11 @@ pub fn decode_batch(body: &Bytes, max_entries: usize) -> Result<Vec<BatchItem>, 
     Ok(items)
 }
 
-/// Inflates a zlib stream, refusing output beyond `limit` bytes (a zip bomb gets an error,
-/// not the memory).
-pub fn inflate_bounded(data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::ZlibDecoder::new(data)
-        .take(cap)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("compressed batch body cannot be inflated: {e}"))?;
-    if out.len() > limit {
-        return Err(format!("inflated batch body exceeds {limit} bytes"));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::protocol::inflate_bounded;
     use std::io::Write;
 
     pub fn encode_entry(flag: i32, body: &[u8], props: &str) -> Vec<u8> {

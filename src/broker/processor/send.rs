@@ -12,7 +12,7 @@ use ferrumq_store::{
     parse_properties, BatchEntry, BatchToStore, MessageToStore, PutResult, PutStatus, StoreError,
 };
 
-use super::batch::{decode_batch, inflate_bounded};
+use super::batch::decode_batch;
 use super::{Reject, Reply};
 use crate::broker::stats::Stat;
 use crate::broker::topic_config::{
@@ -20,7 +20,7 @@ use crate::broker::topic_config::{
     RETRY_PREFIX,
 };
 use crate::broker::{register, schedule, timer, transaction, BrokerConfig, BrokerInner};
-use crate::protocol::{RemotingCommand, ResponseCode, SendMessageRequestHeader};
+use crate::protocol::{inflate_bounded, RemotingCommand, ResponseCode, SendMessageRequestHeader};
 use crate::remoting::ConnectionContext;
 
 /// Sends appended but not yet durable (waiting on the flush) beyond this get SYSTEM_BUSY.
