@@ -100,6 +100,10 @@ pub struct Options {
     /// delivery, not the time since sending.
     #[arg(long = "timer-spread-ms", value_name = "MS", requires = "messages")]
     pub timer_spread_ms: Option<u64>,
+    /// Send through the Rust SDK's `Producer` (one per connection) instead of mqbench's own
+    /// sender: measures the SDK (single sends only).
+    #[arg(long, conflicts_with_all = ["transaction", "timer_spread_ms", "batch"])]
+    pub sdk: bool,
 }
 
 /// Timer mode: the first message is due this long after the run starts.

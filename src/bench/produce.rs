@@ -57,6 +57,19 @@ pub async fn run(opts: Options) -> Result<Arc<Counters>, String> {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for conn in 0..plan.opts.connections {
+        if plan.opts.sdk {
+            let producer = crate::client::Producer::builder(&plan.opts.namesrv)
+                .group(&plan.opts.group)
+                .send_timeout(plan.opts.timeout())
+                .default_topic_queue_nums(plan.opts.queues_per_topic)
+                .compress_over(usize::MAX)
+                .build()
+                .map_err(|e| e.to_string())?;
+            for _ in 0..plan.opts.in_flight {
+                tasks.push(tokio::spawn(sdk_send_loop(plan.clone(), producer.clone())));
+            }
+            continue;
+        }
         let client = RemotingClient::new(ClientConfig::default());
         for slot in 0..plan.opts.in_flight {
             let first_queue = conn * plan.opts.in_flight + slot;
@@ -185,6 +198,43 @@ async fn commit(plan: &Plan, client: &RemotingClient, addr: &str, resp: &Remotin
     if let Err(e) = client.invoke_oneway(addr, req).await {
         report_first_error(plan, || format!("END_TRANSACTION: {e}"));
     }
+}
+
+/// `send_loop` through the SDK's producer (its own queue choice, retries and route cache).
+async fn sdk_send_loop(plan: Arc<Plan>, producer: crate::client::Producer) {
+    let mut latency = Histogram::new();
+    loop {
+        let seq = plan.next_seq.fetch_add(1, Relaxed);
+        if !plan.limits.admit(seq, 1).await {
+            break;
+        }
+        let stamp = Stamp {
+            run_id: plan.run_id,
+            seq,
+            sent_at_us: payload::now_us(),
+        };
+        let body = payload::encode(stamp, plan.opts.size);
+        let begin = Instant::now();
+        let result = producer
+            .send(crate::client::Message::new(plan.opts.topic.as_str(), body))
+            .await;
+        let us = begin.elapsed().as_micros() as u64;
+        match result {
+            Ok(_) => {
+                plan.counters.ok.fetch_add(1, Relaxed);
+                plan.counters
+                    .bytes
+                    .fetch_add(plan.opts.size as u64, Relaxed);
+                plan.counters.sample(us);
+                latency.record(us);
+            }
+            Err(e) => {
+                plan.counters.failed.fetch_add(1, Relaxed);
+                report_first_error(&plan, || e.to_string());
+            }
+        }
+    }
+    plan.counters.merge(&latency);
 }
 
 fn report_first_error(plan: &Plan, message: impl FnOnce() -> String) {

@@ -111,6 +111,7 @@ impl ProducerBuilder {
                 routes,
                 turn: AtomicUsize::new(0),
                 failed: Mutex::new(HashMap::new()),
+                any_failed: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -129,6 +130,8 @@ struct Inner {
     turn: AtomicUsize,
     /// Broker name → avoided until.
     failed: Mutex<HashMap<String, Instant>>,
+    /// Whether `failed` has entries: the usual send skips its lock.
+    any_failed: std::sync::atomic::AtomicBool,
 }
 
 fn now_ms() -> i64 {
@@ -358,6 +361,7 @@ impl Producer {
                         queue.broker_name.clone(),
                         Instant::now() + AVOID_FAILED_BROKER,
                     );
+                    self.inner.any_failed.store(true, Ordering::Release);
                     self.inner.routes.invalidate(topic);
                     avoid = Some(queue.broker_name);
                     last = Some(e);
@@ -376,8 +380,19 @@ impl Producer {
             return Err(ClientError::NoRoute(String::new()));
         }
         let start = self.inner.turn.fetch_add(1, Ordering::Relaxed);
+        if avoid.is_none() && !self.inner.any_failed.load(Ordering::Acquire) {
+            return info
+                .queues
+                .get(start % n)
+                .cloned()
+                .ok_or_else(|| ClientError::NoRoute(String::new()));
+        }
         let now = Instant::now();
-        let failed = self.inner.failed.lock();
+        let mut failed = self.inner.failed.lock();
+        failed.retain(|_, until| *until > now);
+        if failed.is_empty() {
+            self.inner.any_failed.store(false, Ordering::Release);
+        }
         let usable = |q: &MessageQueue| {
             Some(q.broker_name.as_str()) != avoid
                 && failed.get(&q.broker_name).is_none_or(|until| *until <= now)

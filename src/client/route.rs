@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 
 use super::error::ClientError;
 use super::message::MessageQueue;
@@ -34,7 +34,8 @@ pub(crate) struct RouteCache {
     timeout: Duration,
     /// Queues per broker for a topic that does not exist yet (created on first send).
     new_topic_queues: i32,
-    routes: Mutex<HashMap<String, (Instant, Arc<PublishInfo>)>>,
+    /// Read on every send by every task: a read lock, not a mutex.
+    routes: RwLock<HashMap<String, (Instant, Arc<PublishInfo>)>>,
 }
 
 impl RouteCache {
@@ -49,20 +50,20 @@ impl RouteCache {
             client,
             timeout,
             new_topic_queues,
-            routes: Mutex::new(HashMap::new()),
+            routes: RwLock::new(HashMap::new()),
         }
     }
 
     /// The topic's publish info, from the cache while fresh.
     pub async fn publish_info(&self, topic: &str) -> Result<Arc<PublishInfo>, ClientError> {
-        if let Some((at, info)) = self.routes.lock().get(topic) {
+        if let Some((at, info)) = self.routes.read().get(topic) {
             if at.elapsed() < ROUTE_TTL {
                 return Ok(info.clone());
             }
         }
         let info = Arc::new(self.fetch_publish_info(topic).await?);
         self.routes
-            .lock()
+            .write()
             .insert(topic.to_string(), (Instant::now(), info.clone()));
         Ok(info)
     }
@@ -79,7 +80,7 @@ impl RouteCache {
 
     /// Forgets a topic's route (a send to it failed: the broker may have moved).
     pub fn invalidate(&self, topic: &str) {
-        self.routes.lock().remove(topic);
+        self.routes.write().remove(topic);
     }
 
     async fn fetch_publish_info(&self, topic: &str) -> Result<PublishInfo, ClientError> {
