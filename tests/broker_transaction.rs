@@ -244,3 +244,19 @@ async fn a_commit_without_its_op_record_is_completed_at_start() {
     assert_eq!(delivered(&c, TOPIC).await, ["a"], "not stored twice");
     c.shutdown().await;
 }
+
+/// Once the check service has moved past a resolved message, its key is pruned from memory;
+/// a late duplicate END_TRANSACTION is still recognised (it lies below the check position).
+#[tokio::test]
+async fn a_late_commit_after_pruning_changes_nothing() {
+    let c = Cluster::start_with(quick_checks).await;
+    let a = send_half(&c, "LA", "a").await;
+    assert_eq!(c.call(end("LA", a, 8)).await.code, 0);
+    eventually_delivered(&c, TOPIC, &["a"]).await;
+    // A few check runs (100 ms apart) move the position past the resolved half.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(c.call(end("LA", a, 8)).await.code, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(delivered(&c, TOPIC).await, ["a"], "not stored twice");
+    c.shutdown().await;
+}

@@ -8,7 +8,7 @@
 //! resolved messages is rebuilt from the op queue at start. Check counts are kept in memory
 //! instead of re-appending a copy of the half message before every check.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -37,8 +37,10 @@ const CHECK_BATCH: i64 = 10_000;
 /// What the broker knows about transactions besides the store.
 #[derive(Default)]
 pub struct TransactionState {
-    /// UNIQ_KEYs of committed, rolled back or discarded messages.
-    resolved: Mutex<HashSet<String>>,
+    /// UNIQ_KEY → half-queue offset of committed, rolled back or discarded messages at or
+    /// past the check position (below it every message is resolved: the entries are pruned,
+    /// so the map stays as small as the window the check service still looks at).
+    resolved: Mutex<HashMap<String, i64>>,
     /// Half-queue offset → checks sent.
     checks: Mutex<HashMap<i64, u32>>,
     /// Test hook: the next commit's op record is not written, as if power failed between the
@@ -111,7 +113,9 @@ pub async fn end_transaction(inner: &Arc<BrokerInner>, req: &RemotingCommand) ->
         return Err(Reject::system("The transaction state table offset wrong"));
     }
     let uniq = uniq_key(&rec);
-    if !inner.tx.resolved.lock().insert(uniq.clone()) {
+    // Below the check position every half message is resolved already.
+    let passed = rec.queue_offset < check_position(inner);
+    if passed || !mark_resolved(inner, &uniq, rec.queue_offset) {
         tracing::debug!(%uniq, commit, "transaction already resolved; END_TRANSACTION ignored");
         return Ok(req.response_to(ResponseCode::Success, None));
     }
@@ -133,6 +137,29 @@ pub async fn end_transaction(inner: &Arc<BrokerInner>, req: &RemotingCommand) ->
         write_op(inner, &rec, &uniq);
     }
     Ok(req.response_to(ResponseCode::Success, None))
+}
+
+/// Where the check service starts: every half message below it is resolved.
+fn check_position(inner: &BrokerInner) -> i64 {
+    inner
+        .offsets
+        .query(CHECK_GROUP, HALF_TOPIC, 0)
+        .unwrap_or(0)
+        .max(inner.store.min_offset_in_queue(HALF_TOPIC, 0))
+}
+
+/// Records a message as resolved; false if it was already.
+fn mark_resolved(inner: &BrokerInner, uniq: &str, offset: i64) -> bool {
+    let mut resolved = inner.tx.resolved.lock();
+    if resolved.contains_key(uniq) {
+        return false;
+    }
+    resolved.insert(uniq.to_string(), offset);
+    true
+}
+
+fn is_resolved(inner: &BrokerInner, uniq: &str) -> bool {
+    inner.tx.resolved.lock().contains_key(uniq)
 }
 
 /// Stores the committed message on its real topic and queue (a delay level applies now).
@@ -224,7 +251,7 @@ pub fn load_resolved(inner: &BrokerInner) {
         };
         if let Ok(half) = decode_record(&raw) {
             tracing::info!(%uniq, "committed transaction without its op record: completed");
-            inner.tx.resolved.lock().insert(uniq.clone());
+            mark_resolved(inner, &uniq, half.queue_offset);
             write_op(inner, &half, &uniq);
         }
     }
@@ -233,12 +260,7 @@ pub fn load_resolved(inner: &BrokerInner) {
 /// Unresolved half messages from the check position on: physical offset → UNIQ_KEY.
 fn unresolved_halves(inner: &BrokerInner) -> std::collections::BTreeMap<i64, String> {
     let mut out = std::collections::BTreeMap::new();
-    let resolved = inner.tx.resolved.lock();
-    let mut at = inner
-        .offsets
-        .query(CHECK_GROUP, HALF_TOPIC, 0)
-        .unwrap_or(0)
-        .max(inner.store.min_offset_in_queue(HALF_TOPIC, 0));
+    let mut at = check_position(inner);
     let max = inner.store.max_offset_in_queue(HALF_TOPIC, 0);
     while at < max {
         let r = inner
@@ -250,7 +272,7 @@ fn unresolved_halves(inner: &BrokerInner) -> std::collections::BTreeMap<i64, Str
         for raw in &r.messages {
             if let Ok(rec) = decode_record(raw) {
                 let uniq = uniq_key(&rec);
-                if !resolved.contains(&uniq) {
+                if !is_resolved(inner, &uniq) {
                     out.insert(rec.physical_offset, uniq);
                 }
             }
@@ -261,6 +283,7 @@ fn unresolved_halves(inner: &BrokerInner) -> std::collections::BTreeMap<i64, Str
 }
 
 fn load_ops(inner: &BrokerInner) {
+    let from = check_position(inner);
     let mut resolved = inner.tx.resolved.lock();
     let (mut at, max) = (
         inner.store.min_offset_in_queue(OP_TOPIC, 0),
@@ -275,8 +298,13 @@ fn load_ops(inner: &BrokerInner) {
         }
         for raw in &r.messages {
             if let Ok(rec) = decode_record(raw) {
-                if let Some(u) = find_property(rec.properties, OP_UNIQ) {
-                    resolved.insert(u.to_string());
+                let half: Option<i64> = std::str::from_utf8(rec.body)
+                    .ok()
+                    .and_then(|b| b.trim().parse().ok());
+                if let (Some(u), Some(half)) = (find_property(rec.properties, OP_UNIQ), half) {
+                    if half >= from {
+                        resolved.insert(u.to_string(), half);
+                    }
                 }
             }
         }
@@ -290,11 +318,7 @@ fn load_ops(inner: &BrokerInner) {
 /// starts at the first unresolved message (kept as group CID_RMQ_SYS_TRANS's offset).
 pub fn check_once(inner: &BrokerInner) {
     let cfg = &inner.config;
-    let start = inner
-        .offsets
-        .query(CHECK_GROUP, HALF_TOPIC, 0)
-        .unwrap_or(0)
-        .max(inner.store.min_offset_in_queue(HALF_TOPIC, 0));
+    let start = check_position(inner);
     let max = inner
         .store
         .max_offset_in_queue(HALF_TOPIC, 0)
@@ -317,8 +341,7 @@ pub fn check_once(inner: &BrokerInner) {
             };
             let offset = rec.queue_offset;
             let uniq = uniq_key(&rec);
-            let resolved = inner.tx.resolved.lock().contains(&uniq);
-            if !resolved {
+            if !is_resolved(inner, &uniq) {
                 if now - rec.born_timestamp_ms < cfg.transaction_timeout_ms as i64 {
                     young = true;
                     break;
@@ -348,12 +371,13 @@ pub fn check_once(inner: &BrokerInner) {
     if done_until > start {
         inner.offsets.commit(CHECK_GROUP, HALF_TOPIC, 0, done_until);
         inner.tx.checks.lock().retain(|o, _| *o >= done_until);
+        inner.tx.resolved.lock().retain(|_, o| *o >= done_until);
     }
 }
 
 /// Checked too often: kept on TRANS_CHECK_MAX_TIME_TOPIC for an operator, never dropped.
 fn discard(inner: &BrokerInner, raw: &Bytes, rec: &DecodedRecord<'_>, uniq: &str, checks: u32) {
-    if !inner.tx.resolved.lock().insert(uniq.to_string()) {
+    if !mark_resolved(inner, uniq, rec.queue_offset) {
         return;
     }
     inner.topics.get_or_create_system(MAX_TIME_TOPIC, 1, 6);
