@@ -119,6 +119,9 @@ struct Wheel {
     heap: BinaryHeap<Reverse<Entry>>,
     /// Minutes whose file is in the heap.
     loaded: HashSet<i64>,
+    /// Minutes that have a file (listed once at start, then kept up to date): the dequeue
+    /// step looks here every few ms, not at the folder.
+    files: std::collections::BTreeSet<i64>,
     /// The last delivered entry (persisted).
     watermark: Entry,
 }
@@ -127,6 +130,16 @@ struct Wheel {
 pub struct TimerService {
     dir: PathBuf,
     wheel: Mutex<Wheel>,
+}
+
+/// Minutes that have a file in `dir`.
+fn list_minutes(dir: &std::path::Path) -> std::collections::BTreeSet<i64> {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn minute_of(ms: i64) -> i64 {
@@ -150,11 +163,13 @@ impl TimerService {
                 due_ms: i64::MIN,
                 offset: i64::MIN,
             });
+        let files = list_minutes(&dir);
         Ok(TimerService {
             dir,
             wheel: Mutex::new(Wheel {
                 heap: BinaryHeap::new(),
                 loaded: HashSet::new(),
+                files,
                 watermark,
             }),
         })
@@ -162,18 +177,6 @@ impl TimerService {
 
     fn file(&self, minute: i64) -> PathBuf {
         self.dir.join(minute.to_string())
-    }
-
-    /// Minutes that have a file, ascending.
-    fn minutes(&self) -> Vec<i64> {
-        let mut m: Vec<i64> = fs::read_dir(&self.dir)
-            .map(|d| {
-                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        m.sort_unstable();
-        m
     }
 
     fn read_file(&self, minute: i64) -> Vec<Entry> {
@@ -193,10 +196,13 @@ impl TimerService {
 
     /// Loads every begun minute's file not loaded yet (entries above the watermark).
     fn load_begun(&self, wheel: &mut Wheel, now: i64) {
-        for minute in self.minutes() {
-            if minute > minute_of(now) {
-                break;
-            }
+        let begun: Vec<i64> = wheel
+            .files
+            .range(..=minute_of(now))
+            .filter(|m| !wheel.loaded.contains(m))
+            .copied()
+            .collect();
+        for minute in begun {
             if wheel.loaded.insert(minute) {
                 let watermark = wheel.watermark;
                 wheel.heap.extend(
@@ -263,6 +269,7 @@ pub fn enqueue(inner: &BrokerInner) -> std::io::Result<usize> {
             .create(true)
             .append(true)
             .open(timer.file(*minute))?;
+        let created = wheel.files.insert(*minute);
         let mut buf = Vec::with_capacity(entries.len() * 16);
         for e in entries {
             buf.extend_from_slice(&e.due_ms.to_be_bytes());
@@ -270,6 +277,10 @@ pub fn enqueue(inner: &BrokerInner) -> std::io::Result<usize> {
         }
         f.write_all(&buf)?;
         f.sync_data()?;
+        if created {
+            // A new file's name must survive power loss too, before the position moves.
+            fs::File::open(&timer.dir)?.sync_all()?;
+        }
         if wheel.loaded.contains(minute) {
             wheel.heap.extend(entries.iter().copied().map(Reverse));
         }
@@ -334,6 +345,7 @@ pub async fn dequeue(inner: &Arc<BrokerInner>) -> Option<i64> {
             .collect();
         for m in done {
             wheel.loaded.remove(&m);
+            wheel.files.remove(&m);
             let _ = fs::remove_file(timer.file(m));
         }
     }
