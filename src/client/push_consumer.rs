@@ -278,6 +278,21 @@ impl PushConsumer {
     }
 }
 
+/// Dropped without `shutdown`: the background and pull tasks stop (offsets since the last
+/// periodic commit are not committed: call `shutdown` for that).
+impl Drop for PushConsumer {
+    fn drop(&mut self) {
+        self.inner.stopping.store(true, Ordering::Release);
+        if let Some(bg) = self.background.lock().take() {
+            bg.abort();
+        }
+        for (_, o) in self.inner.owned.lock().drain() {
+            o.stop.store(true, Ordering::Release);
+            o.task.abort();
+        }
+    }
+}
+
 impl Inner {
     async fn brokers(&self) -> HashMap<String, String> {
         for topic in self.subscriptions.keys() {
