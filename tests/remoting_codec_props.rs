@@ -284,3 +284,16 @@ fn header_longer_than_frame_is_an_error() {
         })
     ));
 }
+
+proptest! {
+    /// The JSON header scanner never panics on malformed headers: JSON's own characters,
+    /// escapes, digits and words in any order.
+    #[test]
+    fn json_header_scanner_never_panics(
+        text in "[{}\\[\\]\",:\\\\/ 0-9a-zA-Z.eE+\\-\u{1}\u{e9}]{0,80}|\\{\"extFields\":\\{[\"a-z:,\\\\u0-9{}\\[\\] ]{0,60}",
+    ) {
+        let mut frame = (text.len() as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(text.as_bytes());
+        let _ = RemotingCommand::decode_frame(Bytes::from(frame));
+    }
+}
