@@ -1,5 +1,6 @@
 //! FerrumQ: a RocketMQ-compatible message queue server.
 
+pub mod admin_cli;
 pub mod bench;
 pub mod broker;
 pub mod client;

@@ -155,18 +155,58 @@ impl Admin {
         queues: i32,
     ) -> Result<(), ClientError> {
         for addr in self.masters(cluster).await?.values() {
-            let mut ext = ExtFields::with_capacity(7);
-            ext.insert("topic", topic);
-            ext.insert("defaultTopic", "TBW102");
-            ext.insert_display("readQueueNums", queues);
-            ext.insert_display("writeQueueNums", queues);
-            ext.insert("perm", "6");
-            ext.insert("topicFilterType", "SINGLE_TAG");
-            ext.insert("topicSysFlag", "0");
-            self.broker_call(addr, RequestCode::UpdateAndCreateTopic, ext)
-                .await?;
+            self.create_topic_on(addr, topic, queues, queues, 6).await?;
         }
         Ok(())
+    }
+
+    /// Creates (or updates) a topic on one broker (UPDATE_AND_CREATE_TOPIC).
+    pub async fn create_topic_on(
+        &self,
+        broker_addr: &str,
+        topic: &str,
+        read_queues: i32,
+        write_queues: i32,
+        perm: i32,
+    ) -> Result<(), ClientError> {
+        let mut ext = ExtFields::with_capacity(7);
+        ext.insert("topic", topic);
+        ext.insert("defaultTopic", "TBW102");
+        ext.insert_display("readQueueNums", read_queues);
+        ext.insert_display("writeQueueNums", write_queues);
+        ext.insert_display("perm", perm);
+        ext.insert("topicFilterType", "SINGLE_TAG");
+        ext.insert("topicSysFlag", "0");
+        self.broker_call(broker_addr, RequestCode::UpdateAndCreateTopic, ext)
+            .await?;
+        Ok(())
+    }
+
+    /// A group's progress on every topic it consumed, from every broker of its retry topic
+    /// (as mqadmin consumerProgress -g), with the summed consume TPS.
+    pub async fn group_progress(
+        &self,
+        group: &str,
+    ) -> Result<(Vec<QueueProgress>, f64), ClientError> {
+        let route = self.topic_route(&format!("%RETRY%{group}")).await?;
+        let (mut out, mut tps) = (Vec::new(), 0.0);
+        for b in &route.broker_datas {
+            let Some(addr) = b.broker_addrs.get(&0) else {
+                continue;
+            };
+            let mut ext = ExtFields::with_capacity(1);
+            ext.insert("consumerGroup", group);
+            let resp = self
+                .broker_call(addr, RequestCode::GetConsumeStats, ext)
+                .await?;
+            out.extend(parse_offset_table(&resp.body)?);
+            let fixed = crate::protocol::lenient::quote_bare_keys(&resp.body);
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&fixed) {
+                tps += v.get("consumeTps").and_then(|t| t.as_f64()).unwrap_or(0.0);
+            }
+        }
+        out.sort_by(|a, b| a.queue.cmp(&b.queue));
+        Ok((out, tps))
     }
 
     /// Deletes a topic from every master of `cluster`, then from the NameServers.

@@ -1,0 +1,26 @@
+//! `mqadmin`: RocketMQ's operator CLI, same subcommand names, flag letters and output
+//! layouts (shared/docs/mqadmin.md), built on the SDK's `Admin`. Unlike Apache's tool, a
+//! failure exits non-zero with one readable line.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mqadmin: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(ferrumq::admin_cli::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(line) => {
+            eprintln!("mqadmin: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
