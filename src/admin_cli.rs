@@ -128,6 +128,10 @@ pub async fn run(args: Vec<String>) -> Result<(), String> {
         usage();
         return Ok(());
     };
+    if first == "--help" || first == "-h" {
+        usage();
+        return Ok(());
+    }
     if first == "help" {
         let Some(name) = args.get(1) else {
             usage();

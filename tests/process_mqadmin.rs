@@ -165,6 +165,9 @@ fn failures_exit_non_zero_with_one_line() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.starts_with("mqadmin: "), "{args:?}: {err}");
     }
+    let o = mqadmin(&["--help"], None);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("consumerProgress"));
     let o = mqadmin(&["help", "updateTopic"], None);
     assert!(o.status.success());
     assert!(stdout(&o).contains("--clusterName"));
