@@ -21,6 +21,8 @@ const ASK_CLIENT: RequestCode = RequestCode::Unknown(1004);
 const ORDERED: RequestCode = RequestCode::Unknown(1005);
 /// Answers with a body of `bytes` bytes.
 const BIG: RequestCode = RequestCode::Unknown(1006);
+/// Blocks the connection task (runs inline, never yields) for the request's `ms`.
+const BLOCK: RequestCode = RequestCode::Unknown(1007);
 
 /// Polls `cond` until it holds (bounded): waiting for an event, not for a guessed time.
 async fn wait_until(cond: impl Fn() -> bool) {
@@ -74,6 +76,17 @@ impl RequestProcessor for TestProcessor {
                 Box::pin(async { None })
             }
             PANIC => Box::pin(async { panic!("processor bug") }),
+            BLOCK => {
+                let ms: u64 = req
+                    .ext_fields
+                    .get("ms")
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(0);
+                Box::pin(async move {
+                    std::thread::sleep(Duration::from_millis(ms));
+                    Some(req.response_to(ResponseCode::Success, None))
+                })
+            }
             ORDERED => {
                 let order = self.oneway_order.clone();
                 Box::pin(async move {
@@ -325,6 +338,27 @@ async fn processor_panic_becomes_system_error() {
         .await
         .unwrap();
     assert_eq!(ok.response_code(), ResponseCode::Success);
+    server.shutdown().await;
+}
+
+/// A request that keeps the connection task busy longer than the idle timeout does not make
+/// the connection look idle: the next request on it is served.
+#[tokio::test]
+async fn busy_is_not_idle() {
+    let (server, _) = start(fast_config()).await;
+    let client = RemotingClient::new(ClientConfig::default());
+    let addr = server.local_addr().to_string();
+    let block = RemotingCommand::new_request(BLOCK, ExtFields::from_iter([("ms", "700")]));
+    let r = client
+        .invoke(&addr, block, Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert_eq!(r.response_code(), ResponseCode::Success);
+    let r = client
+        .invoke(&addr, sleep_req(0, "next"), Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert_eq!(r.response_code(), ResponseCode::Success);
     server.shutdown().await;
 }
 

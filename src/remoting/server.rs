@@ -272,7 +272,6 @@ async fn read_loop(
         loop {
             match codec.decode(&mut buf) {
                 Ok(Some(item)) => {
-                    last_frame = Instant::now();
                     frame_started = None;
                     let permit = match in_flight.clone().try_acquire_owned() {
                         Ok(p) => Some(p),
@@ -288,6 +287,8 @@ async fn read_loop(
                         Err(_) => None,
                     };
                     dispatch(item, ctx, shared, permit, &mut oneway_tail);
+                    // Time spent running the request inline is not idle time.
+                    last_frame = Instant::now();
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -310,6 +311,9 @@ async fn read_loop(
             buf.reserve(READ_BUFFER_BYTES);
         }
         tokio::select! {
+            // Bytes that are there win over an expired timer: a peer that just sent is not
+            // idle.
+            biased;
             r = rd.read_buf(&mut buf) => match r {
                 Ok(0) => return Close::Eof,
                 Ok(_) => {}
