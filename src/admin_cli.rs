@@ -9,12 +9,13 @@ use clap::{Args, FromArgMatches};
 use crate::client::Admin;
 
 /// (name, description) in the order `mqadmin` lists them.
-const COMMANDS: [(&str, &str); 5] = [
+const COMMANDS: [(&str, &str); 6] = [
     ("updateTopic", "Update or create topic"),
     ("deleteTopic", "Delete topic from broker and NameServer."),
     ("topicList", "Fetch all topic list from name server"),
     ("topicRoute", "Examine topic route info"),
     ("consumerProgress", "Query consumers's progress, speed"),
+    ("clusterList", "List all of clusters"),
 ];
 
 #[derive(Args, Debug)]
@@ -94,6 +95,15 @@ struct TopicRoute {
 }
 
 #[derive(Args, Debug)]
+struct ClusterList {
+    #[command(flatten)]
+    common: Common,
+    /// one JSON document instead of the table
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
 struct ConsumerProgress {
     #[command(flatten)]
     common: Common,
@@ -154,6 +164,7 @@ pub async fn run(args: Vec<String>) -> Result<(), String> {
         "deleteTopic" => delete_topic(parse(name, rest)?).await,
         "topicList" => topic_list(parse(name, rest)?).await,
         "topicRoute" => topic_route(parse(name, rest)?).await,
+        "clusterList" => cluster_list(parse(name, rest)?).await,
         _ => consumer_progress(parse(name, rest)?).await,
     }
 }
@@ -165,6 +176,7 @@ fn help(name: &'static str) -> Result<(), String> {
         "deleteTopic" => DeleteTopic::augment_args(cmd),
         "topicList" => TopicList::augment_args(cmd),
         "topicRoute" => TopicRoute::augment_args(cmd),
+        "clusterList" => ClusterList::augment_args(cmd),
         _ => ConsumerProgress::augment_args(cmd),
     };
     println!("{}", cmd.render_help());
@@ -309,6 +321,101 @@ async fn topic_route(a: TopicRoute) -> Result<(), String> {
         &write.to_string(),
         "",
     );
+    Ok(())
+}
+
+/// clusterList: every broker of every cluster with its version, in/out TPS (10 s window),
+/// hours of stored messages and disk use, in Apache's columns.
+async fn cluster_list(a: ClusterList) -> Result<(), String> {
+    let admin = a.common.admin()?;
+    let info = admin
+        .cluster_info()
+        .await
+        .map_err(|e| fail("cluster info", e))?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let first = |s: Option<&String>| -> f64 {
+        s.and_then(|v| v.split(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let mut rows = Vec::new();
+    for (cluster, names) in &info.cluster_addr_table {
+        for name in names {
+            let Some(b) = info.broker_addr_table.get(name) else {
+                continue;
+            };
+            for (id, addr) in &b.broker_addrs {
+                let t = admin.broker_runtime_info(addr).await.unwrap_or_default();
+                let get = |k: &str| t.get(k).cloned().unwrap_or_else(|| "0".into());
+                let earliest: i64 = get("earliestMessageTimeStamp").parse().unwrap_or(0);
+                let hours = if earliest > 0 {
+                    (now_ms - earliest) as f64 / 3_600_000.0
+                } else {
+                    0.0
+                };
+                let out = t
+                    .get("getTransferredTps")
+                    .or_else(|| t.get("getTransferedTps"));
+                rows.push(serde_json::json!({
+                    "cluster": cluster, "brokerName": name, "brokerId": id, "addr": addr,
+                    "version": t.get("brokerVersionDesc").cloned().unwrap_or_default(),
+                    "inTps": first(t.get("putTps")), "outTps": first(out),
+                    "sendQueue": get("sendThreadPoolQueueSize"),
+                    "sendWaitMs": get("sendThreadPoolQueueHeadWaitTimeMills"),
+                    "pullQueue": get("pullThreadPoolQueueSize"),
+                    "pullWaitMs": get("pullThreadPoolQueueHeadWaitTimeMills"),
+                    "pageCacheWaitMs": get("pageCacheLockTimeMills"),
+                    "hours": hours,
+                    "space": get("commitLogDiskRatio").parse::<f64>().unwrap_or(0.0),
+                }));
+            }
+        }
+    }
+    if a.json {
+        println!("{}", serde_json::json!({ "brokers": rows }));
+        return Ok(());
+    }
+    println!(
+        "{:<16}  {:<22}  {:<4}  {:<22} {:<16} {:>19} {:>19} {:>10} {:>5} {:>6}",
+        "#Cluster Name",
+        "#Broker Name",
+        "#BID",
+        "#Addr",
+        "#Version",
+        "#InTPS(LOAD)",
+        "#OutTPS(LOAD)",
+        "#PCWait(ms)",
+        "#Hour",
+        "#SPACE"
+    );
+    for r in &rows {
+        let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+        let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
+        println!(
+            "{:<16}  {:<22}  {:<4}  {:<22} {:<16} {:>19} {:>19} {:>10} {:>5} {:>6}",
+            s("cluster"),
+            s("brokerName"),
+            r["brokerId"],
+            s("addr"),
+            s("version"),
+            format!(
+                "{:9.2}({},{}ms)",
+                f("inTps"),
+                s("sendQueue"),
+                s("sendWaitMs")
+            ),
+            format!(
+                "{:9.2}({},{}ms)",
+                f("outTps"),
+                s("pullQueue"),
+                s("pullWaitMs")
+            ),
+            s("pageCacheWaitMs"),
+            format!("{:2.2}", f("hours")),
+            format!("{:.4}", f("space")),
+        );
+    }
     Ok(())
 }
 

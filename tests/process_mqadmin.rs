@@ -41,6 +41,25 @@ async fn topic_commands_and_progress() {
     assert!(o.status.success());
     assert!(stdout(&o).starts_with("The most commonly used mqadmin commands are:"));
 
+    let o = mqadmin(&["clusterList", "-n", &ns], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("#Cluster Name     #Broker Name"),
+        "{out}"
+    );
+    assert!(lines[0].trim_end().ends_with("#SPACE"), "{out}");
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        &row[..5],
+        ["PC", "b1", "0", broker.as_str(), "V4_9_8"],
+        "{out}"
+    );
+    let o = mqadmin(&["clusterList", "-n", &ns, "--json"], None);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["brokers"][0]["brokerName"], "b1");
+
     let o = mqadmin(
         &[
             "updateTopic",

@@ -145,6 +145,13 @@ fn stats_keys(inner: &BrokerInner) -> Vec<(&'static str, String)> {
             format!("{:.4}", SystemProbe.disk_used_ratio(root)),
         ),
         ("remainHowManyDataToFlush", format!("{unflushed} B")),
+        // FerrumQ has no request thread-pool queues (requests run on the connection's
+        // task) and no page-cache lock: what clusterList shows as load is 0.
+        ("sendThreadPoolQueueSize", "0".into()),
+        ("sendThreadPoolQueueHeadWaitTimeMills", "0".into()),
+        ("pullThreadPoolQueueSize", "0".into()),
+        ("pullThreadPoolQueueHeadWaitTimeMills", "0".into()),
+        ("pageCacheLockTimeMills", "0".into()),
     ]
 }
 
