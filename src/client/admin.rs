@@ -58,12 +58,7 @@ fn bad_body(what: String, e: impl std::fmt::Display) -> ClientError {
 impl Admin {
     /// `namesrv`: one address or several separated by `;`.
     pub fn new(namesrv: &str) -> Result<Self, ClientError> {
-        let namesrv: Vec<String> = namesrv
-            .split(';')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(String::from)
-            .collect();
+        let namesrv = super::namesrv_list(namesrv);
         if namesrv.is_empty() {
             return Err(ClientError::Config("no NameServer address".into()));
         }

@@ -35,3 +35,13 @@ pub use producer::{Producer, ProducerBuilder};
 pub use pull_consumer::{PullConsumer, PullConsumerBuilder, ReceivedMessage};
 pub use push_consumer::{allocate_averagely, ConsumeResult, PushConsumer, PushConsumerBuilder};
 pub use transaction::{TransactionProducer, TransactionState};
+
+/// A NameServer address list as RocketMQ writes it (`NAMESRV_ADDR`): `;`-separated.
+fn namesrv_list(namesrv: &str) -> Vec<String> {
+    namesrv
+        .split(';')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(String::from)
+        .collect()
+}

@@ -12,7 +12,8 @@ struct Prefix {
     hex: String,
 }
 
-fn local_ipv4() -> Ipv4Addr {
+/// This host's address on its outgoing interface (loopback when there is none).
+pub(crate) fn local_ipv4() -> Ipv4Addr {
     // Connecting a UDP socket sends nothing; it only picks the outgoing interface.
     UdpSocket::bind("0.0.0.0:0")
         .and_then(|s| s.connect("8.8.8.8:53").map(|()| s))
@@ -52,15 +53,8 @@ fn hex(bytes: &[u8]) -> String {
 /// Milliseconds since the first day of the current month, 00:00 UTC.
 fn ms_into_month(now_ms: i64) -> i64 {
     let days = now_ms.div_euclid(86_400_000);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm), day of month only.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day_of_month = doy - (153 * mp + 2) / 5; // 0-based
-    now_ms - (days - day_of_month) * 86_400_000
+    let (_, _, day) = ferrumq_store::civil_from_days(days);
+    now_ms - (days - (day - 1)) * 86_400_000
 }
 
 /// A new message id.

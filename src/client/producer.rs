@@ -161,12 +161,7 @@ impl Producer {
     /// A builder; `namesrv` is one address or several separated by `;` (as NAMESRV_ADDR).
     pub fn builder(namesrv: &str) -> ProducerBuilder {
         ProducerBuilder {
-            namesrv: namesrv
-                .split(';')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(String::from)
-                .collect(),
+            namesrv: super::namesrv_list(namesrv),
             group: "DEFAULT_PRODUCER".into(),
             send_timeout: Duration::from_secs(3),
             retries: 2,

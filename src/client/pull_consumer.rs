@@ -121,12 +121,7 @@ impl PullConsumer {
     /// A builder; `namesrv` is one address or several separated by `;`.
     pub fn builder(namesrv: &str) -> PullConsumerBuilder {
         PullConsumerBuilder {
-            namesrv: namesrv
-                .split(';')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(String::from)
-                .collect(),
+            namesrv: super::namesrv_list(namesrv),
             group: "DEFAULT_CONSUMER".into(),
             timeout: Duration::from_secs(3),
             batch: 32,

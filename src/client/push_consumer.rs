@@ -157,7 +157,7 @@ impl PushConsumerBuilder {
         let inner = Arc::new(Inner {
             client_id: format!(
                 "{}@{}#{}",
-                local_ip(),
+                super::msg_id::local_ipv4(),
                 std::process::id(),
                 super::msg_id::new_id()
             ),
@@ -181,13 +181,6 @@ impl PushConsumerBuilder {
             background: Mutex::new(Some(background)),
         })
     }
-}
-
-fn local_ip() -> String {
-    std::net::UdpSocket::bind("0.0.0.0:0")
-        .and_then(|s| s.connect("8.8.8.8:53").map(|()| s))
-        .and_then(|s| s.local_addr())
-        .map_or_else(|_| "127.0.0.1".into(), |a| a.ip().to_string())
 }
 
 /// A running consumer; `shutdown` finishes in-flight messages and commits.
@@ -227,12 +220,7 @@ impl PushConsumer {
     /// A builder; `namesrv` is one address or several separated by `;`.
     pub fn builder(namesrv: &str) -> PushConsumerBuilder {
         PushConsumerBuilder {
-            namesrv: namesrv
-                .split(';')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(String::from)
-                .collect(),
+            namesrv: super::namesrv_list(namesrv),
             group: "DEFAULT_CONSUMER".into(),
             subscriptions: BTreeMap::new(),
             concurrency: 20,

@@ -31,6 +31,7 @@ mod waiter;
 pub use config::{DiskFullPolicy, FlushDiskType, RecoverCorruptPolicy, StoreConfig};
 pub use error::{RecordError, StoreError};
 pub use get::RecordFilter;
+pub use index::civil_from_days;
 pub use message::{
     decode_offset_msg_id, decode_record, encode_properties, java_string_hash, offset_msg_id,
     parse_properties, tag_code, with_destination, BatchEntry, BatchToStore, DecodedRecord,

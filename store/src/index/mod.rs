@@ -36,11 +36,9 @@ pub(crate) struct IndexService {
     disk: Disk,
 }
 
-/// `yyyyMMddHHmmssSSS` in UTC for a time in ms.
-fn file_name_for(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
+/// (year, month 1..=12, day 1..=31) of a day counted from 1970-01-01, proleptic Gregorian
+/// (Howard Hinnant's civil-from-days).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -49,7 +47,14 @@ fn file_name_for(ms: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `yyyyMMddHHmmssSSS` in UTC for a time in ms.
+fn file_name_for(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}{m:02}{d:02}{:02}{:02}{:02}{:03}",
         sod / 3600,
