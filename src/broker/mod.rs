@@ -147,7 +147,11 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         pending_sends: Default::default(),
         boot_ms: topic_config::now_ms(),
     });
-    transaction::load_resolved(&inner);
+    // Reads the op queue (and maybe the CommitLog tail): off the runtime's threads.
+    let loading = inner.clone();
+    tokio::task::spawn_blocking(move || transaction::load_resolved(&loading))
+        .await
+        .map_err(|e| BrokerError::Config(format!("transaction state load failed: {e}")))?;
     let weak = Arc::downgrade(&inner);
     inner
         .store

@@ -216,10 +216,14 @@ impl TimerService {
     }
 }
 
-/// Reads new timer-queue messages into the minute files (fsynced), then commits the position.
+/// Loads the minutes that began, reads new timer-queue messages into the minute files
+/// (fsynced), then commits the position. Blocking.
 pub fn enqueue(inner: &BrokerInner) -> std::io::Result<usize> {
     let timer = &inner.timer;
     let store = &inner.store;
+    // Runs on a blocking thread: the files of minutes that began are read here, not in the
+    // async dequeue step.
+    timer.load_begun(&mut timer.wheel.lock(), now_ms());
     let start = inner
         .offsets
         .query(TIMER_GROUP, TIMER_TOPIC, 0)
@@ -303,7 +307,6 @@ pub async fn dequeue(inner: &Arc<BrokerInner>) -> Option<i64> {
     let now = now_ms();
     let due: Vec<Entry> = {
         let mut wheel = timer.wheel.lock();
-        timer.load_begun(&mut wheel, now);
         let mut out = Vec::new();
         while out.len() < DEQUEUE_BATCH {
             match wheel.heap.peek() {
@@ -329,27 +332,45 @@ pub async fn dequeue(inner: &Arc<BrokerInner>) -> Option<i64> {
         }
         last = Some(*e);
     }
-    let mut wheel = timer.wheel.lock();
-    if let Some(w) = last.filter(|w| *w > wheel.watermark) {
-        wheel.watermark = w;
-        let text = format!("{} {}", w.due_ms, w.offset);
-        if let Err(e) = crate::config_file::write_atomic(&timer.dir.join("checkpoint"), &text) {
-            tracing::error!(error = %e, "timer checkpoint not written");
+    let (next, done_files) = {
+        let mut wheel = timer.wheel.lock();
+        let mut done_files = Vec::new();
+        if let Some(w) = last.filter(|w| *w > wheel.watermark) {
+            wheel.watermark = w;
+            // Files of minutes wholly below the watermark are done.
+            let done: Vec<i64> = wheel
+                .loaded
+                .iter()
+                .copied()
+                .filter(|m| m + MINUTE_MS <= w.due_ms)
+                .collect();
+            for m in done {
+                wheel.loaded.remove(&m);
+                wheel.files.remove(&m);
+                done_files.push(timer.file(m));
+            }
         }
-        // Files of minutes wholly below the watermark are done.
-        let done: Vec<i64> = wheel
-            .loaded
-            .iter()
-            .copied()
-            .filter(|m| m + MINUTE_MS <= w.due_ms)
-            .collect();
-        for m in done {
-            wheel.loaded.remove(&m);
-            wheel.files.remove(&m);
-            let _ = fs::remove_file(timer.file(m));
+        (wheel.heap.peek().map(|Reverse(e)| e.due_ms), done_files)
+    };
+    if let Some(w) = last {
+        // The checkpoint is fsynced: off the runtime's threads, and before the files go.
+        let path = timer.dir.join("checkpoint");
+        let text = format!("{} {}", w.due_ms, w.offset);
+        let written = tokio::task::spawn_blocking(move || {
+            if let Err(e) = crate::config_file::write_atomic(&path, &text) {
+                tracing::error!(error = %e, "timer checkpoint not written");
+                return;
+            }
+            for f in done_files {
+                let _ = fs::remove_file(f);
+            }
+        })
+        .await;
+        if let Err(e) = written {
+            tracing::error!(error = %e, "timer checkpoint task failed");
         }
     }
-    wheel.heap.peek().map(|Reverse(e)| e.due_ms)
+    next
 }
 
 /// The message at `entry` stored again on its real topic and queue (a delay level applied).

@@ -655,12 +655,20 @@ impl Inner {
     }
 
     async fn commit(&self, q: &MessageQueue, offset: i64) {
-        if let Some(path) = &self.cfg.broadcast_offsets {
+        if let Some(path) = self.cfg.broadcast_offsets.clone() {
             let mut all = self.local_offsets();
             all.insert(local_key(q), offset);
             let text = serde_json::to_string_pretty(&all).unwrap_or_default();
-            if let Err(e) = crate::config_file::write_atomic(path, &text) {
-                tracing::warn!(file = %path.display(), error = %e, "offsets not saved");
+            // An fsynced write: not on the runtime's threads.
+            let saved = tokio::task::spawn_blocking(move || {
+                crate::config_file::write_atomic(&path, &text)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .await;
+            match saved {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "offsets not saved"),
+                Err(e) => tracing::warn!(error = %e, "offset save task failed"),
             }
             return;
         }
