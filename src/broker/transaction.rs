@@ -9,6 +9,7 @@
 //! instead of re-appending a copy of the half message before every check.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -260,56 +261,61 @@ pub fn load_resolved(inner: &BrokerInner) {
 /// Unresolved half messages from the check position on: physical offset → UNIQ_KEY.
 fn unresolved_halves(inner: &BrokerInner) -> std::collections::BTreeMap<i64, String> {
     let mut out = std::collections::BTreeMap::new();
-    let mut at = check_position(inner);
     let max = inner.store.max_offset_in_queue(HALF_TOPIC, 0);
+    walk_queue(inner, HALF_TOPIC, check_position(inner), max, |_, rec| {
+        let uniq = uniq_key(rec);
+        if !is_resolved(inner, &uniq) {
+            out.insert(rec.physical_offset, uniq);
+        }
+        ControlFlow::Continue(())
+    });
+    out
+}
+
+/// Calls `visit` for each decodable record of queue 0 of `topic` in `[from, max)`, a batch
+/// at a time, until it breaks.
+fn walk_queue(
+    inner: &BrokerInner,
+    topic: &str,
+    from: i64,
+    max: i64,
+    mut visit: impl FnMut(&Bytes, &DecodedRecord<'_>) -> ControlFlow<()>,
+) {
+    let mut at = from;
     while at < max {
         let r = inner
             .store
-            .get_message(HALF_TOPIC, 0, at, 32, 1 << 22, &|_| true);
+            .get_message(topic, 0, at, 32, 1 << 22, &|_| true);
         if r.next_begin_offset <= at {
-            break;
+            return;
         }
         for raw in &r.messages {
             if let Ok(rec) = decode_record(raw) {
-                let uniq = uniq_key(&rec);
-                if !is_resolved(inner, &uniq) {
-                    out.insert(rec.physical_offset, uniq);
+                if visit(raw, &rec).is_break() {
+                    return;
                 }
             }
         }
         at = r.next_begin_offset;
     }
-    out
 }
 
 fn load_ops(inner: &BrokerInner) {
     let from = check_position(inner);
     let mut resolved = inner.tx.resolved.lock();
-    let (mut at, max) = (
-        inner.store.min_offset_in_queue(OP_TOPIC, 0),
-        inner.store.max_offset_in_queue(OP_TOPIC, 0),
-    );
-    while at < max {
-        let r = inner
-            .store
-            .get_message(OP_TOPIC, 0, at, 32, 1 << 20, &|_| true);
-        if r.next_begin_offset <= at {
-            break;
-        }
-        for raw in &r.messages {
-            if let Ok(rec) = decode_record(raw) {
-                let half: Option<i64> = std::str::from_utf8(rec.body)
-                    .ok()
-                    .and_then(|b| b.trim().parse().ok());
-                if let (Some(u), Some(half)) = (find_property(rec.properties, OP_UNIQ), half) {
-                    if half >= from {
-                        resolved.insert(u.to_string(), half);
-                    }
-                }
+    let min = inner.store.min_offset_in_queue(OP_TOPIC, 0);
+    let max = inner.store.max_offset_in_queue(OP_TOPIC, 0);
+    walk_queue(inner, OP_TOPIC, min, max, |_, rec| {
+        let half: Option<i64> = std::str::from_utf8(rec.body)
+            .ok()
+            .and_then(|b| b.trim().parse().ok());
+        if let (Some(u), Some(half)) = (find_property(rec.properties, OP_UNIQ), half) {
+            if half >= from {
+                resolved.insert(u.to_string(), half);
             }
         }
-        at = r.next_begin_offset;
-    }
+        ControlFlow::Continue(())
+    });
 }
 
 /// One run of the check service: every unresolved half message older than
@@ -326,48 +332,31 @@ pub fn check_once(inner: &BrokerInner) {
     let now = now_ms();
     let mut done_until = start;
     let mut contiguous = true;
-    let mut at = start;
-    while at < max {
-        let r = inner
-            .store
-            .get_message(HALF_TOPIC, 0, at, 32, 1 << 22, &|_| true);
-        if r.next_begin_offset <= at {
-            break;
-        }
-        let mut young = false;
-        for raw in &r.messages {
-            let Ok(rec) = decode_record(raw) else {
-                continue;
+    walk_queue(inner, HALF_TOPIC, start, max, |raw, rec| {
+        let offset = rec.queue_offset;
+        let uniq = uniq_key(rec);
+        if !is_resolved(inner, &uniq) {
+            if now - rec.born_timestamp_ms < cfg.transaction_timeout_ms as i64 {
+                return ControlFlow::Break(());
+            }
+            let count = {
+                let mut checks = inner.tx.checks.lock();
+                let c = checks.entry(offset).or_insert(0);
+                *c += 1;
+                *c
             };
-            let offset = rec.queue_offset;
-            let uniq = uniq_key(&rec);
-            if !is_resolved(inner, &uniq) {
-                if now - rec.born_timestamp_ms < cfg.transaction_timeout_ms as i64 {
-                    young = true;
-                    break;
-                }
-                let count = {
-                    let mut checks = inner.tx.checks.lock();
-                    let c = checks.entry(offset).or_insert(0);
-                    *c += 1;
-                    *c
-                };
-                if count > cfg.transaction_check_max {
-                    discard(inner, raw, &rec, &uniq, count - 1);
-                } else {
-                    send_check(inner, &rec);
-                    contiguous = false;
-                }
-            }
-            if contiguous {
-                done_until = offset + 1;
+            if count > cfg.transaction_check_max {
+                discard(inner, raw, rec, &uniq, count - 1);
+            } else {
+                send_check(inner, rec);
+                contiguous = false;
             }
         }
-        if young {
-            break;
+        if contiguous {
+            done_until = offset + 1;
         }
-        at = r.next_begin_offset;
-    }
+        ControlFlow::Continue(())
+    });
     if done_until > start {
         inner.offsets.commit(CHECK_GROUP, HALF_TOPIC, 0, done_until);
         inner.tx.checks.lock().retain(|o, _| *o >= done_until);
