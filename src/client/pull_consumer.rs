@@ -28,6 +28,9 @@ pub struct ReceivedMessage {
     pub queue_offset: i64,
     /// UNIQ_KEY when the producer set one, else the broker's offset id.
     pub msg_id: String,
+    /// Where the broker stored it in its CommitLog (RocketMQ's `commitLogOffset`); a
+    /// send-back names the message by it.
+    pub commit_log_offset: i64,
     pub body: bytes::Bytes,
     pub properties: BTreeMap<String, String>,
     pub born_timestamp_ms: i64,
@@ -401,6 +404,7 @@ pub(crate) fn decode(
                 queue: queue.clone(),
                 queue_offset: r.queue_offset,
                 msg_id,
+                commit_log_offset: r.physical_offset,
                 body: data,
                 properties,
                 born_timestamp_ms: r.born_timestamp_ms,
