@@ -18,6 +18,7 @@
 
 mod admin;
 mod error;
+mod fault;
 mod idempotent;
 mod message;
 mod msg_id;

@@ -1,21 +1,19 @@
 //! The producer: SEND_MESSAGE_V2 / SEND_BATCH_MESSAGE to the master of a queue chosen in
-//! turn; a send that fails is retried on another broker, and a broker that failed is avoided
-//! for a while (RocketMQ's latency fault tolerance, in its simplest form).
+//! turn; a send that fails is retried on another broker, and a broker that failed or answered
+//! slowly is passed over for a while (RocketMQ's latency fault tolerance, `fault`).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{BufMut, BytesMut};
-use parking_lot::Mutex;
-
 use super::error::ClientError;
+use super::fault::LatencyFaults;
 use super::message::{Message, MessageQueue, SendResult, SendStatus};
 use super::msg_id::new_id;
 use super::route::{PublishInfo, RouteCache};
 use crate::protocol::{RemotingCommand, RequestCode, ResponseCode, SendMessageRequestHeader};
 use crate::remoting::{ClientConfig, RemotingClient};
+use bytes::{BufMut, BytesMut};
 
 /// sysFlag bit of a zlib-compressed body.
 pub(crate) const SYSFLAG_COMPRESSED: i32 = 0x1;
@@ -31,9 +29,6 @@ fn compress(body: &bytes::Bytes, threshold: usize) -> Option<bytes::Bytes> {
     let out = z.finish().ok()?;
     (out.len() < body.len()).then(|| bytes::Bytes::from(out))
 }
-
-/// How long a broker that failed a send is avoided.
-const AVOID_FAILED_BROKER: Duration = Duration::from_secs(10);
 
 /// Builds a [`Producer`].
 #[derive(Debug, Clone)]
@@ -110,8 +105,7 @@ impl ProducerBuilder {
                 client,
                 routes,
                 turn: AtomicUsize::new(0),
-                failed: Mutex::new(HashMap::new()),
-                any_failed: std::sync::atomic::AtomicBool::new(false),
+                faults: LatencyFaults::default(),
             }),
         })
     }
@@ -128,10 +122,7 @@ struct Inner {
     client: RemotingClient,
     routes: RouteCache,
     turn: AtomicUsize,
-    /// Broker name → avoided until.
-    failed: Mutex<HashMap<String, Instant>>,
-    /// Whether `failed` has entries: the usual send skips its lock.
-    any_failed: std::sync::atomic::AtomicBool,
+    faults: LatencyFaults,
 }
 
 fn now_ms() -> i64 {
@@ -343,20 +334,31 @@ impl Producer {
         uniq: &str,
         request: impl Fn(&MessageQueue) -> RemotingCommand,
     ) -> Result<SendResult, ClientError> {
+        let span = tracing::debug_span!("producer.send", topic, msg_id = uniq);
+        tracing::Instrument::instrument(self.retry_loop(topic, uniq, request), span).await
+    }
+
+    async fn retry_loop(
+        &self,
+        topic: &str,
+        uniq: &str,
+        request: impl Fn(&MessageQueue) -> RemotingCommand,
+    ) -> Result<SendResult, ClientError> {
         let mut avoid: Option<String> = None;
         let mut last = None;
         for _ in 0..=self.inner.cfg.retries {
             let info = self.inner.routes.publish_info(topic).await?;
             let queue = self.pick(&info, avoid.as_deref())?;
-            match self.attempt(&info, &queue, request(&queue), uniq).await {
+            let began = Instant::now();
+            let result = self.attempt(&info, &queue, request(&queue), uniq).await;
+            let failed = matches!(&result, Err(e) if retryable(e));
+            self.inner
+                .faults
+                .record(&queue.broker_name, began.elapsed(), failed);
+            match result {
                 Ok(r) => return Ok(r),
-                Err(e) if retryable(&e) => {
+                Err(e) if failed => {
                     tracing::debug!(broker = %queue.broker_name, error = %e, "send failed; trying another broker");
-                    self.inner.failed.lock().insert(
-                        queue.broker_name.clone(),
-                        Instant::now() + AVOID_FAILED_BROKER,
-                    );
-                    self.inner.any_failed.store(true, Ordering::Release);
                     self.inner.routes.invalidate(topic);
                     avoid = Some(queue.broker_name);
                     last = Some(e);
@@ -367,37 +369,28 @@ impl Producer {
         Err(last.unwrap_or_else(|| ClientError::NoRoute(topic.to_string())))
     }
 
-    /// The next queue in turn, skipping `avoid` and brokers that failed recently when another
-    /// one is left.
+    /// The next queue in turn, skipping `avoid` (the broker that just failed this send) and
+    /// brokers paused by the fault tolerance while another one is left.
     fn pick(&self, info: &PublishInfo, avoid: Option<&str>) -> Result<MessageQueue, ClientError> {
         let n = info.queues.len();
-        if n == 0 {
-            return Err(ClientError::NoRoute(String::new()));
-        }
         let start = self.inner.turn.fetch_add(1, Ordering::Relaxed);
-        if avoid.is_none() && !self.inner.any_failed.load(Ordering::Acquire) {
-            return info
-                .queues
-                .get(start % n)
-                .cloned()
-                .ok_or_else(|| ClientError::NoRoute(String::new()));
+        let in_turn = || (0..n).filter_map(|i| info.queues.get((start + i) % n));
+        let first = in_turn()
+            .next()
+            .ok_or_else(|| ClientError::NoRoute(String::new()))?;
+        if avoid.is_none() && self.inner.faults.none() {
+            return Ok(first.clone());
         }
-        let now = Instant::now();
-        let mut failed = self.inner.failed.lock();
-        failed.retain(|_, until| *until > now);
-        if failed.is_empty() {
-            self.inner.any_failed.store(false, Ordering::Release);
-        }
-        let usable = |q: &MessageQueue| {
-            Some(q.broker_name.as_str()) != avoid
-                && failed.get(&q.broker_name).is_none_or(|until| *until <= now)
+        let others = in_turn()
+            .map(|q| q.broker_name.as_str())
+            .filter(|b| Some(*b) != avoid);
+        let Some(broker) = self.inner.faults.choose(others) else {
+            return Ok(first.clone());
         };
-        (0..n)
-            .filter_map(|i| info.queues.get((start + i) % n))
-            .find(|q| usable(q))
-            .or_else(|| info.queues.get(start % n))
-            .cloned()
-            .ok_or_else(|| ClientError::NoRoute(String::new()))
+        Ok(in_turn()
+            .find(|q| q.broker_name == broker)
+            .unwrap_or(first)
+            .clone())
     }
 
     async fn attempt(

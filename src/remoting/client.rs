@@ -94,6 +94,8 @@ impl RemotingClient {
         mut req: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand, RemotingError> {
+        // One span per request, so a caller's trace shows each round trip and its code.
+        let span = tracing::debug_span!("remoting.request", code = req.code, addr = %addr);
         let work = async {
             let conn = self.connection(addr).await?;
             req.opaque = conn.pending.next_opaque();
@@ -112,7 +114,7 @@ impl RemotingClient {
             rx.await
                 .map_err(|_| RemotingError::ConnectionClosed(addr.to_owned()))
         };
-        match tokio::time::timeout(timeout, work).await {
+        match tracing::Instrument::instrument(tokio::time::timeout(timeout, work), span).await {
             Ok(r) => r,
             Err(_) => Err(RemotingError::Timeout {
                 addr: addr.to_owned(),

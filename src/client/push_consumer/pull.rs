@@ -54,9 +54,14 @@ pub(super) async fn pull_loop(inner: Arc<Inner>, q: MessageQueue, pq: Arc<Proces
         ext.insert("subVersion", "0");
         ext.insert("expressionType", sub.kind());
         let req = RemotingCommand::new_request(RequestCode::PullMessage, ext);
-        let pull = inner
-            .client
-            .invoke(&addr, req, Duration::from_millis(SUSPEND_MS + 5_000));
+        let span = tracing::debug_span!("consumer.pull", topic = %q.topic, queue_id = q.queue_id,
+            offset = at.offset);
+        let pull = tracing::Instrument::instrument(
+            inner
+                .client
+                .invoke(&addr, req, Duration::from_millis(SUSPEND_MS + 5_000)),
+            span,
+        );
         let resp = tokio::select! {
             r = pull => match r {
                 Ok(r) => r,
@@ -138,7 +143,8 @@ async fn consume(inner: Arc<Inner>, pq: Arc<ProcessQueue>, generation: u64, m: R
         return;
     }
     let offset = m.queue_offset;
-    let result = (inner.handler)(m.clone()).await;
+    let span = tracing::debug_span!("consumer.handle", msg_id = %m.msg_id, topic = %m.queue.topic);
+    let result = tracing::Instrument::instrument((inner.handler)(m.clone()), span).await;
     if result == ConsumeResult::ReconsumeLater
         && inner.cfg.broadcast_offsets.is_none()
         && !inner.send_back(&m).await
