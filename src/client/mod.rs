@@ -19,6 +19,7 @@
 mod admin;
 mod error;
 mod fault;
+mod group;
 mod idempotent;
 mod message;
 mod msg_id;
@@ -30,11 +31,12 @@ mod transaction;
 
 pub use admin::{Admin, QueueProgress};
 pub use error::ClientError;
+pub use group::allocate_averagely;
 pub use idempotent::IdempotentWindow;
 pub use message::{Message, MessageQueue, SendResult, SendStatus};
 pub use producer::{Producer, ProducerBuilder};
 pub use pull_consumer::{PullConsumer, PullConsumerBuilder, ReceivedMessage};
-pub use push_consumer::{allocate_averagely, ConsumeResult, PushConsumer, PushConsumerBuilder};
+pub use push_consumer::{ConsumeResult, PushConsumer, PushConsumerBuilder};
 pub use transaction::{TransactionProducer, TransactionState};
 
 /// A NameServer address list as RocketMQ writes it (`NAMESRV_ADDR`): `;`-separated.

@@ -7,32 +7,14 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Inner, Subscription};
+use super::Inner;
 use crate::client::error::ClientError;
+use crate::client::group;
 use crate::client::message::MessageQueue;
 use crate::client::pull_consumer::ReceivedMessage;
 use crate::protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// A subscription as heartbeats and CHECK_CLIENT_CONFIG carry it (SubscriptionData).
-fn subscription_data(topic: &str, sub: &Subscription) -> serde_json::Value {
-    let tags: Vec<&str> = if sub.sql || sub.expression.trim() == "*" {
-        Vec::new()
-    } else {
-        sub.expression
-            .split("||")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .collect()
-    };
-    let codes: Vec<i32> = tags
-        .iter()
-        .map(|t| ferrumq_store::java_string_hash(t))
-        .collect();
-    json!({"topic": topic, "subString": sub.expression, "tagsSet": tags, "codeSet": codes,
-        "subVersion": 0, "expressionType": sub.kind(), "classFilterMode": false})
-}
 
 /// A queue's key in the broadcasting offset file.
 fn local_key(q: &MessageQueue) -> String {
@@ -83,7 +65,7 @@ impl Inner {
                 return Err(ClientError::NoRoute(topic.clone()));
             };
             let body = json!({"clientId": self.client_id, "group": self.cfg.group,
-                "subscriptionData": subscription_data(topic, sub)});
+                "subscriptionData": sub.data(topic)});
             let req =
                 RemotingCommand::new_request(RequestCode::CheckClientConfig, ExtFields::new())
                     .with_body(body.to_string().into_bytes());
@@ -95,22 +77,17 @@ impl Inner {
     /// HEART_BEAT to every broker of the subscribed topics: the group, its model and
     /// subscriptions. Fails when no broker took it.
     pub(super) async fn heartbeat(&self) -> Result<(), ClientError> {
-        let subs: Vec<_> = self
-            .subscriptions
-            .iter()
-            .map(|(topic, sub)| subscription_data(topic, sub))
-            .collect();
-        let body = json!({"clientID": self.client_id, "producerDataSet": [],
-            "consumerDataSet": [{"groupName": self.cfg.group, "consumeType": "CONSUME_PASSIVELY",
-                "messageModel": self.model(), "consumeFromWhere": "CONSUME_FROM_LAST_OFFSET",
-                "unitMode": false, "subscriptionDataSet": subs}]})
-        .to_string();
+        let body = group::heartbeat_body(
+            &self.client_id,
+            &self.cfg.group,
+            false,
+            self.model(),
+            self.subscriptions.iter(),
+        );
         let mut result = Err(ClientError::NoRoute(self.cfg.group.clone()));
         for addr in self.brokers().await.values() {
-            let req = RemotingCommand::new_request(RequestCode::HeartBeat, ExtFields::new())
-                .with_body(body.clone().into_bytes());
-            match self.call(addr, req).await {
-                Ok(_) => result = Ok(()),
+            match group::heartbeat(&self.client, addr, &body).await {
+                Ok(()) => result = Ok(()),
                 Err(e) if result.is_err() => result = Err(e),
                 Err(e) => tracing::warn!(broker = %addr, error = %e, "heartbeat refused"),
             }
@@ -120,29 +97,13 @@ impl Inner {
 
     pub(super) async fn unregister(&self) {
         for addr in self.brokers().await.values() {
-            let mut ext = ExtFields::with_capacity(2);
-            ext.insert("clientID", &self.client_id);
-            ext.insert("consumerGroup", &self.cfg.group);
-            let req = RemotingCommand::new_request(RequestCode::UnregisterClient, ext);
-            let _ = self.client.invoke(addr, req, CALL_TIMEOUT).await;
+            group::unregister(&self.client, addr, &self.client_id, &self.cfg.group).await;
         }
     }
 
     /// The group's consumer ids, sorted, from a broker of the topic.
     pub(super) async fn consumer_ids(&self, addr: &str) -> Option<Vec<String>> {
-        let mut ext = ExtFields::with_capacity(1);
-        ext.insert("consumerGroup", &self.cfg.group);
-        let req = RemotingCommand::new_request(RequestCode::GetConsumerListByGroup, ext);
-        let resp = self.call(addr, req).await.ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&resp.body).ok()?;
-        let mut ids: Vec<String> = v
-            .get("consumerIdList")?
-            .as_array()?
-            .iter()
-            .filter_map(|i| i.as_str().map(String::from))
-            .collect();
-        ids.sort();
-        Some(ids)
+        group::consumer_ids(&self.client, addr, &self.cfg.group).await
     }
 
     pub(super) fn model(&self) -> &'static str {

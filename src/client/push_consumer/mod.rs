@@ -30,13 +30,13 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::error::ClientError;
+use super::group::Subscription;
 use super::message::MessageQueue;
 use super::pull_consumer::ReceivedMessage;
 use super::route::RouteCache;
 use crate::protocol::{RemotingCommand, RequestCode, ResponseCode};
 use crate::remoting::{ClientConfig, RemotingClient};
 use process_queue::ProcessQueue;
-pub use rebalance::allocate_averagely;
 
 const REBALANCE_EVERY: Duration = Duration::from_secs(20);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(30);
@@ -57,24 +57,6 @@ pub enum ConsumeResult {
 type Handler = Arc<
     dyn Fn(ReceivedMessage) -> Pin<Box<dyn Future<Output = ConsumeResult> + Send>> + Send + Sync,
 >;
-
-/// What a consumer takes of a topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Subscription {
-    expression: String,
-    /// A SQL92 property filter rather than a tag expression.
-    sql: bool,
-}
-
-impl Subscription {
-    fn kind(&self) -> &'static str {
-        if self.sql {
-            "SQL92"
-        } else {
-            "TAG"
-        }
-    }
-}
 
 /// Builds a [`PushConsumer`].
 #[derive(Debug, Clone)]
@@ -120,14 +102,8 @@ impl PushConsumerBuilder {
 
     /// Consumes `topic` filtered by a tag expression (`*`, or `TagA || TagB`).
     pub fn subscribe(mut self, topic: impl Into<String>, tags: impl Into<String>) -> Self {
-        let expression = tags.into();
-        self.subscriptions.insert(
-            topic.into(),
-            Subscription {
-                expression,
-                sql: false,
-            },
-        );
+        self.subscriptions
+            .insert(topic.into(), Subscription::tags(tags));
         self
     }
 
@@ -139,13 +115,8 @@ impl PushConsumerBuilder {
         topic: impl Into<String>,
         expression: impl Into<String>,
     ) -> Self {
-        self.subscriptions.insert(
-            topic.into(),
-            Subscription {
-                expression: expression.into(),
-                sql: true,
-            },
-        );
+        self.subscriptions
+            .insert(topic.into(), Subscription::sql(expression));
         self
     }
 
@@ -224,13 +195,7 @@ impl PushConsumerBuilder {
         });
         let mut subscriptions = self.subscriptions.clone();
         if self.broadcast_offsets.is_none() {
-            subscriptions.insert(
-                format!("%RETRY%{}", self.group),
-                Subscription {
-                    expression: "*".into(),
-                    sql: false,
-                },
-            );
+            subscriptions.insert(format!("%RETRY%{}", self.group), Subscription::tags("*"));
         }
         let routes = RouteCache::new(
             self.namesrv.clone(),
@@ -240,12 +205,7 @@ impl PushConsumerBuilder {
         );
         let concurrency = self.concurrency;
         let inner = Arc::new(Inner {
-            client_id: format!(
-                "{}@{}#{}",
-                super::msg_id::local_ipv4(),
-                std::process::id(),
-                super::msg_id::new_id()
-            ),
+            client_id: super::group::new_client_id(),
             cfg: self,
             subscriptions,
             client,

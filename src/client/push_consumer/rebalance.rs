@@ -12,6 +12,7 @@ use serde_json::json;
 use super::process_queue::ProcessQueue;
 use super::pull::pull_loop;
 use super::{Inner, Owned};
+use crate::client::group::allocate_averagely;
 use crate::client::message::MessageQueue;
 use crate::protocol::{ExtFields, RemotingCommand, RequestCode};
 
@@ -161,33 +162,4 @@ impl Inner {
             }
         }
     }
-}
-
-/// RocketMQ's AllocateMessageQueueAveragely: contiguous shares, the first `n % ids` consumers
-/// one queue more.
-pub fn allocate_averagely(queues: &[MessageQueue], ids: &[String], me: &str) -> Vec<MessageQueue> {
-    let Some(index) = ids.iter().position(|i| i == me) else {
-        return Vec::new();
-    };
-    let (n, c) = (queues.len(), ids.len());
-    if n == 0 {
-        return Vec::new();
-    }
-    let rem = n % c;
-    let average = if n <= c {
-        1
-    } else if rem > 0 && index < rem {
-        n / c + 1
-    } else {
-        n / c
-    };
-    let start = if rem > 0 && index < rem {
-        index * average
-    } else {
-        index * average + rem
-    };
-    let range = average.min(n.saturating_sub(start));
-    (0..range)
-        .filter_map(|i| queues.get((start + i) % n).cloned())
-        .collect()
 }

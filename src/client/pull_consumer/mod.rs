@@ -1,17 +1,24 @@
-//! The pull consumer (RocketMQ's lite pull, assign mode): the application picks the queues,
-//! polls batches, moves positions (`seek`, `seek_to_timestamp`) and commits them to the
-//! broker, where other consumers of the group and admin tools see them.
+//! The pull consumer (RocketMQ's lite pull): the application either picks the queues
+//! (`assign`) or joins the group and gets its share (`subscribe`, in `subscribe.rs`), polls
+//! batches, moves positions (`seek`, `seek_to_timestamp`) and commits them to the broker,
+//! where other consumers of the group and admin tools see them.
+
+mod subscribe;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use super::error::ClientError;
+use super::group::Subscription;
 use super::message::MessageQueue;
 use super::route::RouteCache;
 use crate::protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
+use crate::remoting::PushHandler;
 use crate::remoting::{ClientConfig, RemotingClient};
 
 /// Pull flags: the subscription travels in the request (no heartbeat needed).
@@ -85,7 +92,19 @@ impl PullConsumerBuilder {
         if self.group.trim().is_empty() {
             return Err(ClientError::Config("the consumer group is empty".into()));
         }
-        let client = RemotingClient::new(ClientConfig::default());
+        let rebalance_now = Arc::new(Notify::new());
+        let notify = rebalance_now.clone();
+        // A subscribing consumer rebalances at once when the group changes.
+        let push_handler: PushHandler = Arc::new(move |req: RemotingCommand| {
+            if req.request_code() == RequestCode::NotifyConsumerIdsChanged {
+                notify.notify_one();
+            }
+            None
+        });
+        let client = RemotingClient::new(ClientConfig {
+            push_handler: Some(push_handler),
+            ..Default::default()
+        });
         let routes = RouteCache::new(self.namesrv.clone(), client.clone(), self.timeout, 4);
         Ok(PullConsumer {
             inner: Arc::new(Inner {
@@ -93,6 +112,9 @@ impl PullConsumerBuilder {
                 client,
                 routes,
                 state: Mutex::new(State::default()),
+                client_id: super::group::new_client_id(),
+                rebalance_now,
+                background: Mutex::new(None),
             }),
         })
     }
@@ -102,6 +124,8 @@ impl PullConsumerBuilder {
 struct State {
     /// Assigned queue → next offset to read.
     positions: BTreeMap<MessageQueue, i64>,
+    /// Subscribe mode: topic → what of it (empty in assign mode).
+    subscriptions: BTreeMap<String, Subscription>,
     /// Broker name → master address.
     masters: HashMap<String, String>,
     turn: usize,
@@ -118,6 +142,18 @@ struct Inner {
     client: RemotingClient,
     routes: RouteCache,
     state: Mutex<State>,
+    client_id: String,
+    rebalance_now: Arc<Notify>,
+    /// Subscribe mode: heartbeats and rebalancing.
+    background: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = self.background.lock().take() {
+            task.abort();
+        }
+    }
 }
 
 impl PullConsumer {
@@ -141,6 +177,11 @@ impl PullConsumer {
     /// Reads these queues from now on, each from the group's committed offset, or from its
     /// first stored message when the group has none.
     pub async fn assign(&self, queues: Vec<MessageQueue>) -> Result<(), ClientError> {
+        if !self.inner.state.lock().subscriptions.is_empty() {
+            return Err(ClientError::Config(
+                "this consumer subscribed: the group assigns its queues".into(),
+            ));
+        }
         // The brokers' addresses, for queues listed by someone else.
         let topics: std::collections::BTreeSet<&str> =
             queues.iter().map(|q| q.topic.as_str()).collect();
@@ -149,11 +190,7 @@ impl PullConsumer {
         }
         let mut positions = BTreeMap::new();
         for q in queues {
-            let committed = self.query_offset(&q).await?;
-            let start = match committed {
-                Some(o) => o,
-                None => self.queue_offset(RequestCode::GetMinOffset, &q).await?,
-            };
+            let start = self.start_offset(&q, RequestCode::GetMinOffset).await?;
             positions.insert(q, start);
         }
         self.inner.state.lock().positions = positions;
@@ -190,6 +227,11 @@ impl PullConsumer {
             .flatten()
             .unwrap_or(0);
         self.seek(queue, offset)
+    }
+
+    /// The queues `poll` reads now (assigned, or this consumer's share of its group).
+    pub fn assignment(&self) -> Vec<MessageQueue> {
+        self.inner.state.lock().positions.keys().cloned().collect()
     }
 
     /// The position of a queue (the next offset `poll` reads).
@@ -241,12 +283,17 @@ impl PullConsumer {
                 .collect()
         };
         for (queue, offset) in positions {
-            let mut ext = self.queue_fields(&queue);
-            ext.insert("consumerGroup", &self.inner.cfg.group);
-            ext.insert_display("commitOffset", offset);
-            self.call(&queue, RequestCode::UpdateConsumerOffset, ext)
-                .await?;
+            self.commit_one(&queue, offset).await?;
         }
+        Ok(())
+    }
+
+    async fn commit_one(&self, queue: &MessageQueue, offset: i64) -> Result<(), ClientError> {
+        let mut ext = self.queue_fields(queue);
+        ext.insert("consumerGroup", &self.inner.cfg.group);
+        ext.insert_display("commitOffset", offset);
+        self.call(queue, RequestCode::UpdateConsumerOffset, ext)
+            .await?;
         Ok(())
     }
 
@@ -262,8 +309,17 @@ impl PullConsumer {
         ext.insert_display("sysFlag", FLAG_SUBSCRIPTION);
         ext.insert("commitOffset", "0");
         ext.insert("suspendTimeoutMillis", "0");
-        ext.insert("subscription", "*");
+        let sub = self
+            .inner
+            .state
+            .lock()
+            .subscriptions
+            .get(&queue.topic)
+            .cloned();
+        let sub = sub.unwrap_or_else(|| Subscription::tags("*"));
+        ext.insert("subscription", &sub.expression);
         ext.insert("subVersion", "0");
+        ext.insert("expressionType", sub.kind());
         let addr = self.master(queue)?;
         let req = RemotingCommand::new_request(RequestCode::PullMessage, ext);
         let resp = self
@@ -338,6 +394,19 @@ impl PullConsumer {
             });
         }
         Ok(resp)
+    }
+
+    /// The group's committed offset, or where `otherwise` (GET_MIN_OFFSET or GET_MAX_OFFSET)
+    /// says when it has none.
+    async fn start_offset(
+        &self,
+        queue: &MessageQueue,
+        otherwise: RequestCode,
+    ) -> Result<i64, ClientError> {
+        match self.query_offset(queue).await? {
+            Some(o) => Ok(o),
+            None => self.queue_offset(otherwise, queue).await,
+        }
     }
 
     async fn query_offset(&self, queue: &MessageQueue) -> Result<Option<i64>, ClientError> {
