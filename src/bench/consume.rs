@@ -1,4 +1,5 @@
-//! `mqbench consume`: one pull loop per queue, checking the producer's sequence numbers.
+//! `mqbench consume`: one pull loop per queue, checking the producer's sequence numbers;
+//! with `--sdk`, the SDK's consumers instead (`sdk_consume`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -81,6 +82,9 @@ impl Consumer {
 
     /// Pulls every readable queue of the topic until done; returns when all loops end.
     pub async fn consume(self: Arc<Self>) -> Result<(), String> {
+        if self.opts.sdk {
+            return super::sdk_consume::consume(self).await;
+        }
         let client = RemotingClient::new(ClientConfig::default());
         let queues = route::subscribe_queues(&client, &self.opts.namesrv, &self.opts.topic).await?;
         let mut tasks = Vec::new();
@@ -140,7 +144,15 @@ impl Consumer {
             .map_err(|e| format!("offset of queue {}: {e}", q.queue_id))
     }
 
-    fn done(&self) -> bool {
+    pub(super) fn opts(&self) -> &Options {
+        &self.opts
+    }
+
+    pub(super) fn start_at(&self) -> StartAt {
+        self.start_at
+    }
+
+    pub(super) fn done(&self) -> bool {
         if self.stop.load(Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d) {
             return true;
         }
@@ -214,27 +226,40 @@ impl Consumer {
                 return;
             }
         };
+        self.observe(
+            records.iter().map(|r| (r.body, r.total_size as u64)),
+            latency,
+        );
+    }
+
+    /// Counts received messages (body, stored size): latency from each stamp, sequence
+    /// check, bytes.
+    pub(super) fn observe<'a>(
+        &self,
+        messages: impl Iterator<Item = (&'a [u8], u64)>,
+        latency: &mut Histogram,
+    ) {
         let now = payload::now_us();
         let mut tracker = self.tracker.lock();
-        for rec in &records {
-            let stamp = payload::decode(rec.body);
+        let mut n = 0;
+        for (body, size) in messages {
+            let stamp = payload::decode(body);
             if let Some(s) = stamp {
                 let us = now.saturating_sub(s.sent_at_us);
                 latency.record(us);
                 self.counters.sample(us);
             }
             tracker.observe(stamp);
-            self.counters
-                .bytes
-                .fetch_add(rec.total_size as u64, Relaxed);
+            self.counters.bytes.fetch_add(size, Relaxed);
+            n += 1;
         }
         drop(tracker);
-        self.counters.ok.fetch_add(records.len() as u64, Relaxed);
-        self.received.fetch_add(records.len() as u64, Relaxed);
+        self.counters.ok.fetch_add(n, Relaxed);
+        self.received.fetch_add(n, Relaxed);
         *self.last_message.lock() = Instant::now();
     }
 
-    async fn fail(&self, what: &str) {
+    pub(super) async fn fail(&self, what: &str) {
         if self.counters.failed.fetch_add(1, Relaxed) == 0 {
             eprintln!("{what}");
         }

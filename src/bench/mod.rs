@@ -10,6 +10,7 @@ mod plot;
 mod produce;
 mod report;
 mod route;
+mod sdk_consume;
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering::Relaxed;
@@ -100,8 +101,9 @@ pub struct Options {
     /// delivery, not the time since sending.
     #[arg(long = "timer-spread-ms", value_name = "MS", requires = "messages")]
     pub timer_spread_ms: Option<u64>,
-    /// Send through the Rust SDK's `Producer` (one per connection) instead of mqbench's own
-    /// sender: measures the SDK (single sends only).
+    /// Go through the Rust SDK instead of mqbench's own code, so the SDK is measured: its
+    /// `Producer` (one per connection; single sends only), its pull consumer (consume) and
+    /// its push consumer (e2e).
     #[arg(long, conflicts_with_all = ["transaction", "timer_spread_ms", "batch"])]
     pub sdk: bool,
 }

@@ -229,6 +229,18 @@ impl PullConsumer {
         self.seek(queue, offset)
     }
 
+    /// Moves a queue's position to its oldest stored message.
+    pub async fn seek_to_begin(&self, queue: &MessageQueue) -> Result<(), ClientError> {
+        let offset = self.queue_offset(RequestCode::GetMinOffset, queue).await?;
+        self.seek(queue, offset)
+    }
+
+    /// Moves a queue's position past its newest message: only what is sent from now on.
+    pub async fn seek_to_end(&self, queue: &MessageQueue) -> Result<(), ClientError> {
+        let offset = self.queue_offset(RequestCode::GetMaxOffset, queue).await?;
+        self.seek(queue, offset)
+    }
+
     /// The queues `poll` reads now (assigned, or this consumer's share of its group).
     pub fn assignment(&self) -> Vec<MessageQueue> {
         self.inner.state.lock().positions.keys().cloned().collect()
@@ -239,7 +251,8 @@ impl PullConsumer {
         self.inner.state.lock().positions.get(queue).copied()
     }
 
-    /// Up to one batch per assigned queue, waiting up to `timeout` for the first message.
+    /// Up to one batch per assigned queue (pulled at once, in parallel), waiting up to
+    /// `timeout` for the first message.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ReceivedMessage>, ClientError> {
         let deadline = Instant::now() + timeout;
         loop {
@@ -260,9 +273,25 @@ impl PullConsumer {
                     .cloned()
                     .collect()
             };
+            let pulls = queues
+                .iter()
+                .map(|(queue, offset)| self.pull(queue, *offset));
             let mut out = Vec::new();
-            for (queue, offset) in queues {
-                out.extend(self.pull(&queue, offset).await?);
+            let mut failed = None;
+            for batch in futures::future::join_all(pulls).await {
+                match batch {
+                    Ok(b) => out.extend(b),
+                    Err(e) => failed = Some(e),
+                }
+            }
+            // What other queues returned has moved their positions: it must reach the
+            // application even when one queue failed.
+            match failed {
+                Some(e) if out.is_empty() => return Err(e),
+                Some(e) => {
+                    tracing::warn!(error = %e, "a queue's pull failed; the others' returned")
+                }
+                None => {}
             }
             if !out.is_empty() || Instant::now() >= deadline {
                 return Ok(out);
