@@ -5,12 +5,16 @@ use crate::remoting::RemotingError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
+/// Everything the client can fail with.
 pub enum ClientError {
     /// The broker or NameServer answered with an error code.
     #[error("{what}: {code:?} {remark}")]
     Broker {
+        /// The request, e.g. `send to broker-a (10.0.0.1:10911)`.
         what: String,
+        /// The broker's response code.
         code: ResponseCode,
+        /// The broker's remark (its explanation).
         remark: String,
     },
     /// The request did not get an answer (connection, timeout).
@@ -23,6 +27,7 @@ pub enum ClientError {
     #[error("invalid message: {0}")]
     InvalidMessage(String),
     #[error("invalid client configuration: {0}")]
+    /// A builder setting that cannot work (no NameServer, an empty group...).
     Config(String),
 }
 

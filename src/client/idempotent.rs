@@ -14,6 +14,7 @@ pub struct IdempotentWindow {
 }
 
 impl IdempotentWindow {
+    /// A window that remembers the last `capacity` message ids.
     pub fn new(capacity: usize) -> Self {
         IdempotentWindow {
             capacity: capacity.max(1),
@@ -48,10 +49,12 @@ impl IdempotentWindow {
         }
     }
 
+    /// Ids remembered now.
     pub fn len(&self) -> usize {
         self.seen.lock().1.len()
     }
 
+    /// Whether no id is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

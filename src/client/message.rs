@@ -32,6 +32,8 @@ const RESERVED: [&str; 8] = [
 ];
 
 impl Message {
+    /// A message for `topic` with this body; add tags, keys and properties with the `with_*`
+    /// methods.
     pub fn new(topic: impl Into<String>, body: impl Into<Bytes>) -> Self {
         Message {
             topic: topic.into(),
@@ -42,14 +44,17 @@ impl Message {
         }
     }
 
+    /// The topic it is sent to.
     pub fn topic(&self) -> &str {
         &self.topic
     }
 
+    /// The body, as sent.
     pub fn body(&self) -> &Bytes {
         &self.body
     }
 
+    /// A user or system property (`TAGS`, `KEYS`, ...).
     pub fn property(&self, name: &str) -> Option<&str> {
         self.properties.get(name).map(String::as_str)
     }
@@ -147,7 +152,12 @@ impl Message {
 
     /// The properties text RocketMQ sends: `name\u{1}value\u{2}…`.
     pub(crate) fn encode_properties(&self, uniq: &str) -> String {
-        let mut out = String::new();
+        let size: usize = self
+            .properties
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 2)
+            .sum();
+        let mut out = String::with_capacity(size + "UNIQ_KEY".len() + 1 + uniq.len());
         let mut push = |k: &str, v: &str| {
             if !out.is_empty() {
                 out.push('\u{2}');
@@ -167,14 +177,18 @@ impl Message {
 /// One queue of a topic on one broker.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MessageQueue {
+    /// The topic.
     pub topic: String,
+    /// The broker holding the queue (its `brokerName`).
     pub broker_name: String,
+    /// The queue's number on that broker.
     pub queue_id: i32,
 }
 
 /// How durable a send is, as the broker reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendStatus {
+    /// Stored (and flushed or replicated as the broker is configured).
     SendOk,
     /// Stored, but the SYNC_FLUSH wait timed out.
     FlushDiskTimeout,
@@ -187,11 +201,14 @@ pub enum SendStatus {
 /// The answer to a send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendResult {
+    /// How durable the send is.
     pub status: SendStatus,
     /// The message id (UNIQ_KEY), what consumers see as the message id.
     pub msg_id: String,
     /// The broker's offset id (store host + CommitLog offset); batches: comma-separated.
     pub offset_msg_id: String,
+    /// The queue the message went to.
     pub queue: MessageQueue,
+    /// Its offset in that queue.
     pub queue_offset: i64,
 }

@@ -1,9 +1,11 @@
-//! FerrumQ's Rust client (issue 12): async, typed, over RocketMQ's remoting protocol, so it
-//! works against FerrumQ and Apache RocketMQ brokers alike. So far: the producer (sends with
-//! retries on another broker, a broker that failed recently avoided for a while, per-key
-//! ordering, batches, delay levels and 5.x delivery times), the transactional producer, the
-//! pull consumer (assigned queues, poll, seek, commit), the push consumer (clustering) and
-//! the admin API.
+//! FerrumQ's Rust client: async, typed, over RocketMQ's remoting protocol, so it works
+//! against FerrumQ and Apache RocketMQ brokers alike and shares consumer groups with the
+//! official clients. [`Producer`] (retries on another broker, latency fault tolerance,
+//! per-key ordering, batches, delay levels and 5.x delivery times), [`TransactionProducer`],
+//! [`PushConsumer`] (clustering, broadcasting, orderly; tag or SQL92 subscriptions; flow
+//! control), [`PullConsumer`] (lite pull: assign or subscribe), [`Admin`] and
+//! [`IdempotentWindow`]. Every send, pull, handled message and round trip opens a `tracing`
+//! span.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), ferrumq::client::ClientError> {

@@ -41,13 +41,17 @@ fn prefix() -> &'static Prefix {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut s = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut s, bytes);
+    s
+}
+
+fn push_hex(s: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     for b in bytes {
         s.push(char::from(DIGITS[usize::from(b >> 4)]));
         s.push(char::from(DIGITS[usize::from(b & 0xF)]));
     }
-    s
 }
 
 /// Milliseconds since the first day of the current month, 00:00 UTC.
@@ -63,11 +67,13 @@ pub(crate) fn new_id() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let mut tail = Vec::with_capacity(6);
-    tail.extend_from_slice(&(ms_into_month(now) as u32).to_be_bytes());
-    tail.extend_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-    let mut id = prefix().hex.clone();
-    id.push_str(&hex(&tail));
+    let mut tail = [0u8; 6];
+    tail[..4].copy_from_slice(&(ms_into_month(now) as u32).to_be_bytes());
+    tail[4..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
+    // One allocation per id: sends make one each.
+    let mut id = String::with_capacity(32);
+    id.push_str(&prefix().hex);
+    push_hex(&mut id, &tail);
     id
 }
 

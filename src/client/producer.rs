@@ -80,6 +80,7 @@ impl ProducerBuilder {
         self
     }
 
+    /// The producer; fails on an unusable configuration (no NameServer, empty group).
     pub fn build(self) -> Result<Producer, ClientError> {
         self.build_with(ClientConfig::default())
     }
@@ -212,10 +213,10 @@ impl Producer {
         let properties = msg.encode_properties(&uniq);
         let info = self.inner.routes.publish_info(&msg.topic).await?;
         let queue = self.pick(&info, None)?;
-        let header = self.header(&msg, &queue, &properties, false);
+        let header = self.header(&msg, queue, &properties, false);
         let req = RemotingCommand::new_request(RequestCode::SendMessageV2, header.to_ext(true))
             .with_body(msg.body.clone());
-        let addr = master(&info, &queue)?;
+        let addr = master(&info, queue)?;
         self.inner.client.invoke_oneway(addr, req).await?;
         Ok(())
     }
@@ -350,7 +351,7 @@ impl Producer {
             let info = self.inner.routes.publish_info(topic).await?;
             let queue = self.pick(&info, avoid.as_deref())?;
             let began = Instant::now();
-            let result = self.attempt(&info, &queue, request(&queue), uniq).await;
+            let result = self.attempt(&info, queue, request(queue), uniq).await;
             let failed = matches!(&result, Err(e) if retryable(e));
             self.inner
                 .faults
@@ -360,7 +361,7 @@ impl Producer {
                 Err(e) if failed => {
                     tracing::debug!(broker = %queue.broker_name, error = %e, "send failed; trying another broker");
                     self.inner.routes.invalidate(topic);
-                    avoid = Some(queue.broker_name);
+                    avoid = Some(queue.broker_name.clone());
                     last = Some(e);
                 }
                 Err(e) => return Err(e),
@@ -371,7 +372,11 @@ impl Producer {
 
     /// The next queue in turn, skipping `avoid` (the broker that just failed this send) and
     /// brokers paused by the fault tolerance while another one is left.
-    fn pick(&self, info: &PublishInfo, avoid: Option<&str>) -> Result<MessageQueue, ClientError> {
+    fn pick<'a>(
+        &self,
+        info: &'a PublishInfo,
+        avoid: Option<&str>,
+    ) -> Result<&'a MessageQueue, ClientError> {
         let n = info.queues.len();
         let start = self.inner.turn.fetch_add(1, Ordering::Relaxed);
         let in_turn = || (0..n).filter_map(|i| info.queues.get((start + i) % n));
@@ -379,18 +384,15 @@ impl Producer {
             .next()
             .ok_or_else(|| ClientError::NoRoute(String::new()))?;
         if avoid.is_none() && self.inner.faults.none() {
-            return Ok(first.clone());
+            return Ok(first);
         }
         let others = in_turn()
             .map(|q| q.broker_name.as_str())
             .filter(|b| Some(*b) != avoid);
         let Some(broker) = self.inner.faults.choose(others) else {
-            return Ok(first.clone());
+            return Ok(first);
         };
-        Ok(in_turn()
-            .find(|q| q.broker_name == broker)
-            .unwrap_or(first)
-            .clone())
+        Ok(in_turn().find(|q| q.broker_name == broker).unwrap_or(first))
     }
 
     async fn attempt(

@@ -17,7 +17,9 @@ use crate::remoting::{ClientConfig, RemotingClient};
 /// The outcome of a local transaction, or of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransactionState {
+    /// The local transaction committed: consumers get the message.
     Commit,
+    /// The local transaction rolled back: the message is dropped.
     Rollback,
     /// Not known yet: the broker asks again later.
     Unknown,

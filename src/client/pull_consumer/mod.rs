@@ -31,25 +31,34 @@ const IDLE_PAUSE: Duration = Duration::from_millis(20);
 /// A consumed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMessage {
+    /// The queue it was read from.
     pub queue: MessageQueue,
+    /// Its offset in that queue.
     pub queue_offset: i64,
     /// UNIQ_KEY when the producer set one, else the broker's offset id.
     pub msg_id: String,
     /// Where the broker stored it in its CommitLog (RocketMQ's `commitLogOffset`); a
     /// send-back names the message by it.
     pub commit_log_offset: i64,
+    /// The body (inflated when the producer compressed it).
     pub body: bytes::Bytes,
+    /// User and system properties (`TAGS`, `KEYS`, `UNIQ_KEY`, ...).
     pub properties: BTreeMap<String, String>,
+    /// When the producer made it (ms since the epoch).
     pub born_timestamp_ms: i64,
+    /// When the broker stored it (ms since the epoch).
     pub store_timestamp_ms: i64,
+    /// Deliveries before this one (0 the first time).
     pub reconsume_times: i32,
 }
 
 impl ReceivedMessage {
+    /// The message's tag, if it has one.
     pub fn tags(&self) -> Option<&str> {
         self.properties.get("TAGS").map(String::as_str)
     }
 
+    /// The message's keys (space-separated in `KEYS`).
     pub fn keys(&self) -> Vec<&str> {
         self.properties
             .get("KEYS")
@@ -68,6 +77,7 @@ pub struct PullConsumerBuilder {
 }
 
 impl PullConsumerBuilder {
+    /// The consumer group whose offsets are read and committed.
     pub fn group(mut self, group: impl Into<String>) -> Self {
         self.group = group.into();
         self
@@ -85,6 +95,7 @@ impl PullConsumerBuilder {
         self
     }
 
+    /// The consumer; fails on an unusable configuration (no NameServer, empty group).
     pub fn build(self) -> Result<PullConsumer, ClientError> {
         if self.namesrv.is_empty() {
             return Err(ClientError::Config("no NameServer address".into()));

@@ -49,6 +49,7 @@ const ORDERLY_RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// What the handler says about a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsumeResult {
+    /// Handled: the message counts as consumed.
     Success,
     /// Deliver it again later (through the group's retry topic).
     ReconsumeLater,
@@ -95,6 +96,7 @@ impl PushConsumerBuilder {
         self
     }
 
+    /// The consumer group (default `DEFAULT_CONSUMER`).
     pub fn group(mut self, group: impl Into<String>) -> Self {
         self.group = group.into();
         self
@@ -284,6 +286,7 @@ impl PushConsumer {
         }
     }
 
+    /// The id brokers know this consumer by (`ip@pid#unique`).
     pub fn client_id(&self) -> &str {
         &self.inner.client_id
     }
