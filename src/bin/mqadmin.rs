@@ -19,7 +19,8 @@ fn main() -> ExitCode {
     match runtime.block_on(ferrumq::admin_cli::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(line) => {
-            eprintln!("mqadmin: {line}");
+            // One line, whatever a remark carried.
+            eprintln!("mqadmin: {}", line.replace(['\n', '\r'], " "));
             ExitCode::FAILURE
         }
     }

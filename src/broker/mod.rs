@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod consumer_manager;
+pub mod live_config;
 pub mod locks;
 pub mod long_polling;
 pub mod offsets;
@@ -52,6 +53,8 @@ const SCHEDULE_SCAN_EVERY: Duration = Duration::from_millis(100);
 /// Shared state every processor and background task sees.
 pub struct BrokerInner {
     pub config: BrokerConfig,
+    /// The properties that change while the broker runs (UPDATE_BROKER_CONFIG).
+    pub live: live_config::LiveConfig,
     pub store: Arc<MessageStore>,
     pub topics: topic_config::TopicConfigManager,
     pub offsets: offsets::ConsumerOffsetManager,
@@ -141,6 +144,7 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
             .map_err(|e| BrokerError::Config(format!("timer files: {e}")))?,
         namesrv_client: RemotingClient::new(Default::default()),
         store,
+        live: live_config::LiveConfig::new(&config),
         config,
         addr: OnceLock::new(),
         shutting_down: AtomicBool::new(false),

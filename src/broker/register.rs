@@ -15,7 +15,7 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(3);
 /// itself is not read-write, each topic's perm is capped by the broker permission.
 pub fn register_body(inner: &BrokerInner) -> String {
     let mut wrapper: TopicConfigSerializeWrapper = inner.topics.snapshot();
-    let broker_perm = inner.config.broker_permission;
+    let broker_perm = inner.live.broker_permission();
     if broker_perm & (PERM_READ | PERM_WRITE) != PERM_READ | PERM_WRITE {
         for t in wrapper.topic_config_table.values_mut() {
             Arc::make_mut(t).perm &= broker_perm;

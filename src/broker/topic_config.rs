@@ -272,6 +272,13 @@ impl TopicConfigManager {
         self.persist();
     }
 
+    /// A new data version without a topic change (a new broker permission changes every
+    /// registered perm); written later by `persist_if_dirty`.
+    pub fn bump_version(&self) {
+        self.table.write().data_version.next();
+        self.dirty.store(true, Ordering::Release);
+    }
+
     /// DELETE_TOPIC_IN_BROKER; true if it existed.
     pub fn delete(&self, topic: &str) -> bool {
         let removed = {

@@ -288,7 +288,32 @@ pub async fn delete_group(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Re
 
 pub fn broker_config(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
     let version = serde_json::to_string(&inner.topics.data_version()).unwrap_or_default();
-    Ok(success(req, [("version", version)]).with_body(inner.config.to_properties().into_bytes()))
+    let config = inner.live.effective(&inner.config);
+    Ok(success(req, [("version", version)]).with_body(config.to_properties().into_bytes()))
+}
+
+/// UPDATE_BROKER_CONFIG (25): properties text; only the live keys (`live_config.rs`) may
+/// change. A new brokerPermission reaches the NameServers at once (a new data version makes
+/// them take the re-registered topic perms), as in RocketMQ.
+pub async fn update_broker_config(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
+    let text = std::str::from_utf8(&req.body)
+        .map_err(|e| Reject::system(format!("body is not UTF-8: {e}")))?;
+    let props: std::collections::BTreeMap<String, String> =
+        crate::protocol::properties::parse_properties(text)
+            .into_iter()
+            .collect();
+    if props.is_empty() {
+        return Err(Reject::system("no property in the body".to_string()));
+    }
+    inner
+        .live
+        .update(&inner.config, &props)
+        .map_err(Reject::system)?;
+    if props.contains_key("brokerPermission") {
+        inner.topics.bump_version();
+        super::send::register_now(inner).await;
+    }
+    Ok(success(req, []))
 }
 
 /// Runs file-touching work off the runtime's worker threads.

@@ -164,6 +164,7 @@ async fn dispatch(
         C::GetAllSubscriptionGroupConfig => admin::all_groups(inner, req),
         C::DeleteSubscriptionGroup => admin::delete_group(inner, req).await,
         C::GetBrokerConfig => admin::broker_config(inner, req),
+        C::UpdateBrokerConfig => admin::update_broker_config(inner, req).await,
         C::GetConsumerRunningInfo | C::ConsumeMessageDirectly => {
             manage::forward_to_client(inner, req).await
         }

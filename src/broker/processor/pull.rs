@@ -119,7 +119,7 @@ fn answer(
 
 fn check_access(inner: &BrokerInner, h: &PullHeader) -> Result<(), Reject> {
     let no_perm = |m: String| Reject::new(ResponseCode::NoPermission, m);
-    if inner.config.broker_permission & PERM_READ == 0 {
+    if inner.live.broker_permission() & PERM_READ == 0 {
         return Err(no_perm(format!(
             "the broker[{}] pulling message is forbidden",
             inner.config.broker_ip1

@@ -146,7 +146,7 @@ fn check_broker(inner: &BrokerInner) -> Result<(), Reject> {
             "service not available now, maybe disk full or a slave broker",
         ));
     }
-    if inner.config.broker_permission & PERM_WRITE == 0 {
+    if inner.live.broker_permission() & PERM_WRITE == 0 {
         return Err(Reject::new(
             ResponseCode::NoPermission,
             format!(

@@ -27,7 +27,7 @@ pub async fn process(inner: &Arc<BrokerInner>, req: &RemotingCommand) -> Reply {
             format!("subscription group not exist, {group}"),
         ));
     };
-    if inner.config.broker_permission & PERM_WRITE == 0 || inner.config.is_slave() {
+    if inner.live.broker_permission() & PERM_WRITE == 0 || inner.config.is_slave() {
         return Err(Reject::new(
             ResponseCode::NoPermission,
             "the broker sending message is forbidden",

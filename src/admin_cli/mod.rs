@@ -1,0 +1,167 @@
+//! The subcommands of `mqadmin` (issue 13): names matched case-insensitively as Apache's
+//! tool does, RocketMQ's flag letters, its output layouts (shared/docs/mqadmin.md),
+//! `NAMESRV_ADDR` when `-n` is absent, `--json` on every read command. A failure is an
+//! `Err` with one line (the binary prints `mqadmin: <line>` and exits 1).
+//!
+//! One file per subject: topics, brokers, groups, messages, NameServer; `table.rs` holds
+//! the shared formatting (perm letters, times, RocketMQ's toString forms).
+
+mod broker;
+mod group;
+
+mod table;
+mod topic;
+
+use clap::{Args, FromArgMatches};
+
+use crate::client::{Admin, ClientError};
+
+/// One subcommand: its flags (clap `Args`) and what it does.
+trait Run {
+    async fn run(self) -> Result<(), String>;
+}
+
+/// The registry: (name, description, flags type) in the order `mqadmin` lists them.
+macro_rules! commands {
+    ($($name:literal => $ty:ty, $about:literal;)*) => {
+        const COMMANDS: &[(&str, &str)] = &[$(($name, $about)),*];
+
+        async fn dispatch(name: &'static str, args: &[String]) -> Result<(), String> {
+            match name {
+                $($name => parse::<$ty>(name, args)?.run().await,)*
+                _ => Err(format!("the sub command {name} does not exist")),
+            }
+        }
+
+        fn augment(name: &str, cmd: clap::Command) -> clap::Command {
+            match name {
+                $($name => <$ty as Args>::augment_args(cmd).about($about),)*
+                _ => cmd,
+            }
+        }
+    };
+}
+
+commands! {
+    "updateTopic" => topic::UpdateTopic, "Update or create topic";
+    "deleteTopic" => topic::DeleteTopic, "Delete topic from broker and NameServer.";
+    "updateTopicPerm" => topic::UpdateTopicPerm, "Update topic perm";
+    "topicRoute" => topic::TopicRoute, "Examine topic route info";
+    "topicStatus" => topic::TopicStatus, "Examine topic Status info";
+    "topicClusterList" => topic::TopicClusterList, "get cluster info for topic";
+    "topicList" => topic::TopicList, "Fetch all topic list from name server";
+    "updateSubGroup" => group::UpdateSubGroup, "Update or create subscription group";
+    "deleteSubGroup" => group::DeleteSubGroup, "Delete subscription group from broker.";
+    "brokerStatus" => broker::BrokerStatus, "Fetch broker runtime status data";
+    "consumerProgress" => group::ConsumerProgress, "Query consumers's progress, speed";
+    "clusterList" => broker::ClusterList, "List all of clusters";
+    "getBrokerConfig" => broker::GetBrokerConfig, "Get broker config by cluster or special broker!";
+    "updateBrokerConfig" => broker::UpdateBrokerConfig, "Update broker's config";
+    "wipeWritePerm" => broker::WipeWritePerm, "Wipe write perm of broker in all name server you defined in the -n param";
+    "addWritePerm" => broker::AddWritePerm, "Add write perm of broker in all name server you defined in the -n param";
+}
+
+/// `-n`, shared by every subcommand.
+#[derive(Args, Debug)]
+struct Common {
+    /// Name server address list, eg: '192.168.0.1:9876;192.168.0.2:9876'
+    #[arg(short = 'n', long = "namesrvAddr")]
+    namesrv: Option<String>,
+}
+
+impl Common {
+    /// `-n`, else NAMESRV_ADDR.
+    fn addr(&self) -> Result<String, String> {
+        self.namesrv
+            .clone()
+            .or_else(|| std::env::var("NAMESRV_ADDR").ok())
+            .filter(|a| !a.trim().is_empty())
+            .ok_or_else(|| "no NameServer address: give -n or set NAMESRV_ADDR".to_string())
+    }
+
+    fn admin(&self) -> Result<Admin, String> {
+        Admin::new(&self.addr()?).map_err(|e| describe(&e))
+    }
+}
+
+/// Java's `Boolean.parseBoolean` for flags that take `true`/`false`.
+fn java_bool(s: &str) -> Result<bool, String> {
+    Ok(s.trim().eq_ignore_ascii_case("true"))
+}
+
+fn parse<T: Args + FromArgMatches>(name: &'static str, args: &[String]) -> Result<T, String> {
+    let cmd = augment(name, clap::Command::new(name).no_binary_name(true));
+    let matches = cmd
+        .try_get_matches_from(args)
+        .map_err(|e| format!("{name}: {}", first_line(&e.to_string())))?;
+    T::from_arg_matches(&matches).map_err(|e| format!("{name}: {}", first_line(&e.to_string())))
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+fn usage() {
+    println!("The most commonly used mqadmin commands are:");
+    for (name, about) in COMMANDS {
+        println!("   {name:<20} {about}");
+    }
+    println!();
+    println!("See 'mqadmin help <command>' for more information on a specific command.");
+}
+
+fn find(name: &str) -> Option<&'static str> {
+    COMMANDS
+        .iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(name))
+        .map(|(c, _)| *c)
+}
+
+/// Runs one invocation (`args` without the program name).
+pub async fn run(args: Vec<String>) -> Result<(), String> {
+    let Some(first) = args.first() else {
+        usage();
+        return Ok(());
+    };
+    if first == "--help" || first == "-h" || (first == "help" && args.len() == 1) {
+        usage();
+        return Ok(());
+    }
+    if first == "help" {
+        let name = args.get(1).map(String::as_str).unwrap_or_default();
+        let Some(canonical) = find(name) else {
+            return Err(format!("the sub command {name} does not exist"));
+        };
+        let mut cmd = augment(canonical, clap::Command::new(canonical).bin_name("mqadmin"));
+        println!("{}", cmd.render_help());
+        return Ok(());
+    }
+    let Some(name) = find(first) else {
+        return Err(format!(
+            "the sub command {first} does not exist (mqadmin lists them)"
+        ));
+    };
+    dispatch(name, args.get(1..).unwrap_or_default()).await
+}
+
+/// A client error as one line: the request, the address, RocketMQ's code name and number,
+/// and the remark.
+fn describe(e: &ClientError) -> String {
+    match e {
+        ClientError::Broker { what, code, remark } => {
+            let remark = remark.replace(['\n', '\r'], " ");
+            format!("{what}: {} ({}) {remark}", code.name(), code.as_i32())
+        }
+        other => other.to_string().replace(['\n', '\r'], " "),
+    }
+}
+
+/// `<what>: <error>`, the line the binary prints after `mqadmin: `.
+fn fail(what: impl std::fmt::Display, e: ClientError) -> String {
+    format!("{what}: {}", describe(&e))
+}
+
+/// Prints one JSON document.
+fn print_json(v: &serde_json::Value) {
+    println!("{v}");
+}

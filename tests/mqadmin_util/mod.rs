@@ -1,0 +1,71 @@
+//! Shared by the `mqadmin` process tests: run the binary, read its output, check that a
+//! failure is one line on stderr and a non-zero exit.
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// Runs `mqadmin args` with NAMESRV_ADDR unset (or set to `namesrv_env`).
+pub fn mqadmin(args: &[&str], namesrv_env: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mqadmin"));
+    cmd.args(args).env_remove("NAMESRV_ADDR");
+    if let Some(ns) = namesrv_env {
+        cmd.env("NAMESRV_ADDR", ns);
+    }
+    cmd.output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn ok(args: &[&str]) -> String {
+    let o = mqadmin(args, None);
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}{}",
+        stderr(&o),
+        stdout(&o)
+    );
+    stdout(&o)
+}
+
+/// Runs a command that must succeed and print one JSON document.
+pub fn json(args: &[&str]) -> serde_json::Value {
+    let out = ok(args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {out}"))
+}
+
+/// Runs a command that must fail: non-zero exit, exactly one line on stderr starting
+/// `mqadmin: `, no panic. Returns that line.
+pub fn fails(args: &[&str]) -> String {
+    let o = mqadmin(args, None);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{args:?} succeeded: {}", stdout(&o));
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    assert!(err.starts_with("mqadmin: "), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    err.trim_end().to_string()
+}
+
+/// Polls `cond` every 100 ms, at most 100 times (no timing is asserted: only that the
+/// state is reached at all).
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..100 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("never reached: {what}");
+}
+
+/// The first line of `out`.
+pub fn header(out: &str) -> &str {
+    out.lines().next().unwrap_or_default()
+}
