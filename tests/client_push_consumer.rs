@@ -110,7 +110,7 @@ async fn reconsume_later_comes_back_through_the_retry_topic() {
     .await;
     let p = Producer::builder(&c.namesrv_addr()).build().unwrap();
     p.send(Message::new("PushTopic", "warm-up")).await.unwrap();
-    let attempts: Arc<Mutex<Vec<i32>>> = Default::default();
+    let attempts: Arc<Mutex<Vec<(i32, String, String)>>> = Default::default();
     let seen = attempts.clone();
     let consumer = PushConsumer::builder(&c.namesrv_addr())
         .group("push-retry")
@@ -121,7 +121,11 @@ async fn reconsume_later_comes_back_through_the_retry_topic() {
                 if &m.body[..] != b"again" {
                     return ConsumeResult::Success;
                 }
-                seen.lock().unwrap().push(m.reconsume_times);
+                seen.lock().unwrap().push((
+                    m.reconsume_times,
+                    m.topic.clone(),
+                    m.queue.topic.clone(),
+                ));
                 if m.reconsume_times == 0 {
                     ConsumeResult::ReconsumeLater
                 } else {
@@ -142,7 +146,13 @@ async fn reconsume_later_comes_back_through_the_retry_topic() {
     .await;
     p.send(Message::new("PushTopic", "again")).await.unwrap();
     wait_until("a second delivery", || attempts.lock().unwrap().len() >= 2).await;
-    assert_eq!(attempts.lock().unwrap()[..2], [0, 1]);
+    let attempts = attempts.lock().unwrap().clone();
+    assert_eq!(attempts[0], (0, "PushTopic".into(), "PushTopic".into()));
+    // The redelivery comes through the retry topic, shown under its own topic.
+    assert_eq!(
+        attempts[1],
+        (1, "PushTopic".into(), "%RETRY%push-retry".into())
+    );
     consumer.shutdown().await;
     c.shutdown().await;
 }

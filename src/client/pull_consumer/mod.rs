@@ -31,7 +31,10 @@ const IDLE_PAUSE: Duration = Duration::from_millis(20);
 /// A consumed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMessage {
-    /// The queue it was read from.
+    /// The message's topic: the one it was sent to, also when it is redelivered through the
+    /// group's retry topic (as the Java and C++ clients show it).
+    pub topic: String,
+    /// The queue it was read from (for a redelivery, a queue of `%RETRY%group`).
     pub queue: MessageQueue,
     /// Its offset in that queue.
     pub queue_offset: i64,
@@ -509,7 +512,12 @@ pub(crate) fn decode(
             } else {
                 body.slice_ref(r.body)
             };
+            let topic = match properties.get("RETRY_TOPIC") {
+                Some(t) if queue.topic.starts_with("%RETRY%") => t.clone(),
+                _ => queue.topic.clone(),
+            };
             ReceivedMessage {
+                topic,
                 queue: queue.clone(),
                 queue_offset: r.queue_offset,
                 msg_id,

@@ -224,10 +224,7 @@ impl Inner {
         ext.insert("group", &self.cfg.group);
         ext.insert_display("delayLevel", level);
         ext.insert("originMsgId", &m.msg_id);
-        ext.insert(
-            "originTopic",
-            m.properties.get("RETRY_TOPIC").unwrap_or(&m.queue.topic),
-        );
+        ext.insert("originTopic", &m.topic);
         ext.insert_display("maxReconsumeTimes", self.cfg.max_reconsume_times);
         let req = RemotingCommand::new_request(RequestCode::ConsumerSendMsgBack, ext);
         self.call(&addr, req).await.is_ok()
