@@ -243,6 +243,7 @@ impl Admin {
         Ok(found
             .into_iter()
             .map(|m| crate::client::ReceivedMessage {
+                topic: m.topic.clone(),
                 queue: MessageQueue {
                     topic: m.topic,
                     broker_name: m.broker_name,
