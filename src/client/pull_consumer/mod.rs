@@ -531,3 +531,74 @@ pub(crate) fn decode(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn queue() -> MessageQueue {
+        MessageQueue {
+            topic: "T".into(),
+            broker_name: "b".into(),
+            queue_id: 0,
+        }
+    }
+
+    proptest! {
+        /// A pull body is the broker's bytes: whatever arrives, decoding answers (an error or
+        /// messages) and never panics.
+        #[test]
+        fn any_pull_body_decodes_or_fails_cleanly(body in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = decode(&queue(), &bytes::Bytes::from(body));
+        }
+
+        /// The same for a well-formed record (compressed flag set, properties) with one byte
+        /// changed and cut short anywhere: every length and flag path is reached.
+        #[test]
+        fn a_damaged_record_decodes_or_fails_cleanly(cut in 0usize..160, at in 0usize..160, byte in any::<u8>()) {
+            let mut record = record();
+            let whole = decode(&queue(), &bytes::Bytes::from(record.clone()));
+            prop_assert_eq!(whole.map(|m| m.len()).ok(), Some(1));
+            if let Some(b) = record.get_mut(at) {
+                *b = byte;
+            }
+            record.truncate(cut.max(1).min(record.len()));
+            let _ = decode(&queue(), &bytes::Bytes::from(record));
+        }
+    }
+
+    /// One stored record as a pull body carries it: sysFlag says compressed (the body is not
+    /// zlib, so inflating fails and must fall back), with properties.
+    fn record() -> Vec<u8> {
+        let (body, topic, props) = (
+            b"not zlib".as_slice(),
+            b"T".as_slice(),
+            "KEYS\u{1}k\u{2}UNIQ_KEY\u{1}AB",
+        );
+        let mut r = Vec::new();
+        r.extend_from_slice(&0i32.to_be_bytes()); // total size, set below
+        r.extend_from_slice(&0xDAA3_20A7u32.to_be_bytes());
+        r.extend_from_slice(&0u32.to_be_bytes()); // body CRC
+        r.extend_from_slice(&0i32.to_be_bytes()); // queue id
+        r.extend_from_slice(&0i32.to_be_bytes()); // flag
+        r.extend_from_slice(&7i64.to_be_bytes()); // queue offset
+        r.extend_from_slice(&4096i64.to_be_bytes()); // physical offset
+        r.extend_from_slice(&1i32.to_be_bytes()); // sysFlag: compressed
+        r.extend_from_slice(&1i64.to_be_bytes()); // born
+        r.extend_from_slice(&[127, 0, 0, 1, 0, 0, 0x27, 0x10]);
+        r.extend_from_slice(&2i64.to_be_bytes()); // stored
+        r.extend_from_slice(&[127, 0, 0, 1, 0, 0, 0x2A, 0xF7]);
+        r.extend_from_slice(&0i32.to_be_bytes()); // reconsume times
+        r.extend_from_slice(&0i64.to_be_bytes()); // prepared transaction offset
+        r.extend_from_slice(&(body.len() as i32).to_be_bytes());
+        r.extend_from_slice(body);
+        r.push(topic.len() as u8);
+        r.extend_from_slice(topic);
+        r.extend_from_slice(&(props.len() as i16).to_be_bytes());
+        r.extend_from_slice(props.as_bytes());
+        let total = r.len() as i32;
+        r[..4].copy_from_slice(&total.to_be_bytes());
+        r
+    }
+}
