@@ -106,6 +106,10 @@ pub struct Options {
     /// its push consumer (e2e).
     #[arg(long, conflicts_with_all = ["transaction", "timer_spread_ms", "batch"])]
     pub sdk: bool,
+    /// mqbench's own sender adds a message id (UNIQ_KEY) to each single send, as every
+    /// RocketMQ client does (the broker then indexes it): the like-for-like row for --sdk.
+    #[arg(long = "uniq-key", conflicts_with_all = ["sdk", "batch"])]
+    pub uniq_key: bool,
 }
 
 /// Timer mode: the first message is due this long after the run starts.

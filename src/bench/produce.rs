@@ -258,6 +258,7 @@ fn build_request(plan: &Plan, target: &QueueTarget, first_seq: u64, batch: u64) 
     };
     let tx_props;
     let timer_props;
+    let uniq_props;
     let header = SendMessageRequestHeader {
         producer_group: &plan.opts.group,
         topic: target.topic.as_str().into(),
@@ -273,6 +274,9 @@ fn build_request(plan: &Plan, target: &QueueTarget, first_seq: u64, batch: u64) 
         } else if let Some(due) = due_ms(first_seq) {
             timer_props = format!("TIMER_DELIVER_MS\u{1}{due}");
             &timer_props
+        } else if plan.opts.uniq_key && batch == 1 {
+            uniq_props = format!("UNIQ_KEY\u{1}{}", crate::client::new_msg_id());
+            &uniq_props
         } else {
             ""
         },

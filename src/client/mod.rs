@@ -34,6 +34,7 @@ mod transaction;
 pub use admin::{Admin, QueueProgress};
 pub use error::ClientError;
 pub use group::allocate_averagely;
+pub(crate) use msg_id::new_id as new_msg_id;
 pub use idempotent::IdempotentWindow;
 pub use message::{Message, MessageQueue, SendResult, SendStatus};
 pub use producer::{Producer, ProducerBuilder};
