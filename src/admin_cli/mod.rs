@@ -7,8 +7,13 @@
 //! the shared formatting (perm letters, times, RocketMQ's toString forms).
 
 mod broker;
+mod consumer;
+mod detail;
 mod group;
-
+mod message;
+mod scan;
+mod send;
+mod status;
 mod table;
 mod topic;
 
@@ -59,6 +64,18 @@ commands! {
     "updateBrokerConfig" => broker::UpdateBrokerConfig, "Update broker's config";
     "wipeWritePerm" => broker::WipeWritePerm, "Wipe write perm of broker in all name server you defined in the -n param";
     "addWritePerm" => broker::AddWritePerm, "Add write perm of broker in all name server you defined in the -n param";
+    "consumerConnection" => consumer::ConsumerConnection, "Query consumer's socket connection, client version and subscription";
+    "producerConnection" => consumer::ProducerConnection, "Query producer's socket connection and client version";
+    "consumerStatus" => consumer::ConsumerStatus, "Query consumer's internal data structure";
+    "resetOffsetByTime" => consumer::ResetOffsetByTime, "Reset consumer offset by timestamp(without client restart).";
+    "queryMsgById" => message::QueryMsgById, "Query Message by Id";
+    "queryMsgByKey" => message::QueryMsgByKey, "Query Message by Key";
+    "queryMsgByUniqueKey" => message::QueryMsgByUniqueKey, "Query Message by Unique key";
+    "queryMsgByOffset" => message::QueryMsgByOffset, "Query Message by offset";
+    "printMsg" => scan::PrintMsg, "Print Message Detail";
+    "printMsgByQueue" => scan::PrintMsgByQueue, "Print Message Detail";
+    "sendMessage" => send::SendMessage, "Send a message";
+    "consumeMessage" => scan::ConsumeMessage, "Consume message";
 }
 
 /// `-n`, shared by every subcommand.
@@ -132,7 +149,8 @@ pub async fn run(args: Vec<String>) -> Result<(), String> {
         let Some(canonical) = find(name) else {
             return Err(format!("the sub command {name} does not exist"));
         };
-        let mut cmd = augment(canonical, clap::Command::new(canonical).bin_name("mqadmin"));
+        let bin = format!("mqadmin {canonical}");
+        let mut cmd = augment(canonical, clap::Command::new(canonical).bin_name(bin));
         println!("{}", cmd.render_help());
         return Ok(());
     }

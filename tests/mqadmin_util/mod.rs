@@ -23,6 +23,19 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `mqadmin args` in `dir` (for commands that write files under the working
+/// directory); it must succeed. Returns its stdout.
+pub fn ok_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_mqadmin"))
+        .args(args)
+        .env_remove("NAMESRV_ADDR")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{args:?} failed: {}", stderr(&o));
+    stdout(&o)
+}
+
 /// Runs a command that must succeed; returns its stdout.
 pub fn ok(args: &[&str]) -> String {
     let o = mqadmin(args, None);

@@ -236,4 +236,55 @@ impl Admin {
             .await?;
         Ok(())
     }
+
+    /// Resets a group's offsets on a topic without asking live consumers (RocketMQ's old
+    /// method, used when the group has no consumer online): per queue the offset of the
+    /// first message at `timestamp_ms` (-1: the end) is committed when `force` or when it
+    /// is not ahead of the group's offset. Returns (queue, [broker offset, consumer
+    /// offset, offset at the time, offset committed]) per queue.
+    pub async fn reset_offset_by_time_offline(
+        &self,
+        topic: &str,
+        group: &str,
+        timestamp_ms: i64,
+        force: bool,
+    ) -> Result<Vec<(MessageQueue, [i64; 4])>, ClientError> {
+        let mut out = Vec::new();
+        for addr in self.route_brokers(topic).await?.values() {
+            let (mut rows, _) = self.group_progress_on(addr, group, Some(topic)).await?;
+            rows.retain(|r| r.queue.topic == topic);
+            if rows.is_empty() {
+                // The group never consumed here: every queue from the topic's stats.
+                for (q, o) in self.topic_stats_on(addr, topic).await?.offset_table {
+                    rows.push(QueueProgress {
+                        queue: MessageQueue {
+                            topic: q.topic,
+                            broker_name: q.broker_name,
+                            queue_id: q.queue_id,
+                        },
+                        broker_offset: o.max_offset,
+                        consumer_offset: 0,
+                        last_timestamp_ms: 0,
+                    });
+                }
+            }
+            for r in rows {
+                let at = if timestamp_ms < 0 {
+                    self.max_offset(addr, &r.queue).await?
+                } else {
+                    self.search_offset(addr, &r.queue, timestamp_ms).await?
+                };
+                let rollback = if force || at <= r.consumer_offset {
+                    self.update_consumer_offset(addr, group, &r.queue, at)
+                        .await?;
+                    at
+                } else {
+                    r.consumer_offset
+                };
+                out.push((r.queue, [r.broker_offset, r.consumer_offset, at, rollback]));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
 }

@@ -50,6 +50,10 @@ pub struct MessageDetail {
     pub sys_flag: i32,
     /// The user flag.
     pub flag: i32,
+    /// The record's size in the CommitLog, bytes.
+    pub store_size: usize,
+    /// The CRC32 of the body as stored.
+    pub body_crc: u32,
     /// Properties in the order they were stored.
     pub properties: Vec<(String, String)>,
     /// The body, inflated when it was stored compressed.
@@ -76,29 +80,14 @@ impl MessageDetail {
 
 /// What a pull of one queue found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PullOutcome {
-    /// Messages, and where the next pull starts.
-    Found {
-        /// The messages, in queue order.
-        messages: Vec<MessageDetail>,
-        /// Where the next pull starts.
-        next_offset: i64,
-    },
-    /// Nothing at or after the offset yet.
-    NoNewMessage {
-        /// Where the next pull starts.
-        next_offset: i64,
-    },
-    /// Messages exist but none matched the filter.
-    NoMatchedMessage {
-        /// Where the next pull starts.
-        next_offset: i64,
-    },
-    /// The offset is outside the queue's range.
-    OffsetIllegal {
-        /// Where the next pull starts.
-        next_offset: i64,
-    },
+pub struct PullOutcome {
+    /// RocketMQ's PullStatus name: FOUND, NO_NEW_MSG (nothing at or after the offset yet),
+    /// NO_MATCHED_MSG (messages, none matching the filter) or OFFSET_ILLEGAL.
+    pub status: &'static str,
+    /// The messages found, in queue order (empty unless FOUND).
+    pub messages: Vec<MessageDetail>,
+    /// Where the next pull starts.
+    pub next_offset: i64,
 }
 
 /// Decodes stored records (a pull or query body); `broker_name` labels them.
@@ -142,6 +131,8 @@ fn decode(broker_name: &str, body: &[u8]) -> Result<Vec<MessageDetail>, ClientEr
                 store_host: r.store_host.to_string(),
                 sys_flag: r.sys_flag,
                 flag: r.flag,
+                store_size: r.total_size,
+                body_crc: r.body_crc,
                 properties,
                 body,
             }
@@ -165,14 +156,27 @@ impl Admin {
         let resp = self
             .broker_call(&host.to_string(), RequestCode::ViewMessageById, ext)
             .await?;
-        decode("", &resp.body)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ClientError::Broker {
-                what: format!("message id {offset_msg_id}"),
-                code: ResponseCode::NoMessage,
-                remark: "the broker returned no message".into(),
-            })
+        let mut message =
+            decode("", &resp.body)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| ClientError::Broker {
+                    what: format!("message id {offset_msg_id}"),
+                    code: ResponseCode::NoMessage,
+                    remark: "the broker returned no message".into(),
+                })?;
+        // The broker name is not in the record: the cluster info knows whose address it is.
+        if let Ok(info) = self.cluster_info().await {
+            let host = host.to_string();
+            if let Some(b) = info
+                .broker_addr_table
+                .values()
+                .find(|b| b.broker_addrs.values().any(|a| *a == host))
+            {
+                message.broker_name = b.broker_name.clone();
+            }
+        }
+        Ok(message)
     }
 
     /// Messages of `topic` whose key (or, with `unique`, whose UNIQ_KEY) is `key`, stored
@@ -261,6 +265,30 @@ impl Admin {
             .collect())
     }
 
+    /// Asks a live consumer to consume one message now (CONSUME_MESSAGE_DIRECTLY, through
+    /// the broker that stored it); returns the consumer's ConsumeMessageDirectlyResult.
+    pub async fn consume_message_directly(
+        &self,
+        group: &str,
+        client_id: &str,
+        message: &MessageDetail,
+    ) -> Result<serde_json::Value, ClientError> {
+        let mut ext = ExtFields::with_capacity(3);
+        ext.insert("consumerGroup", group);
+        ext.insert("clientId", client_id);
+        ext.insert("msgId", &message.offset_msg_id);
+        let resp = self
+            .call(
+                &message.store_host,
+                RequestCode::ConsumeMessageDirectly,
+                ext,
+                None,
+                Duration::from_secs(15),
+            )
+            .await?;
+        super::lenient_json("consume result", &resp.body)
+    }
+
     /// The first offset of a queue still stored (GET_MIN_OFFSET).
     pub async fn min_offset(
         &self,
@@ -315,19 +343,20 @@ impl Admin {
             .unwrap_or(0))
     }
 
-    /// Pulls up to `max` messages of one queue from `offset` without joining a group or
-    /// committing (PULL_MESSAGE with only the subscription flag), filtered by `tags`
-    /// (`*` or `TagA || TagB`).
+    /// Pulls up to `max` messages of one queue from `offset` as `group` (RocketMQ's tool
+    /// pulls as TOOLS_CONSUMER) without joining it or committing (PULL_MESSAGE with only
+    /// the subscription flag), filtered by `tags` (`*` or `TagA || TagB`).
     pub async fn pull(
         &self,
         broker_addr: &str,
+        group: &str,
         queue: &MessageQueue,
         offset: i64,
         max: i32,
         tags: &str,
     ) -> Result<PullOutcome, ClientError> {
         let mut ext = ExtFields::with_capacity(10);
-        ext.insert("consumerGroup", "TOOLS_CONSUMER");
+        ext.insert("consumerGroup", group);
         ext.insert("topic", &queue.topic);
         ext.insert_display("queueId", queue.queue_id);
         ext.insert_display("queueOffset", offset);
@@ -345,15 +374,17 @@ impl Admin {
             .get("nextBeginOffset")
             .and_then(|o| o.parse().ok())
             .unwrap_or(offset);
-        Ok(match resp.response_code() {
-            ResponseCode::Success => PullOutcome::Found {
-                messages: decode(&queue.broker_name, &resp.body)?,
-                next_offset,
-            },
-            ResponseCode::PullNotFound => PullOutcome::NoNewMessage { next_offset },
-            ResponseCode::PullRetryImmediately => PullOutcome::NoMatchedMessage { next_offset },
-            ResponseCode::PullOffsetMoved => PullOutcome::OffsetIllegal { next_offset },
+        let (status, messages) = match resp.response_code() {
+            ResponseCode::Success => ("FOUND", decode(&queue.broker_name, &resp.body)?),
+            ResponseCode::PullNotFound => ("NO_NEW_MSG", Vec::new()),
+            ResponseCode::PullRetryImmediately => ("NO_MATCHED_MSG", Vec::new()),
+            ResponseCode::PullOffsetMoved => ("OFFSET_ILLEGAL", Vec::new()),
             _ => return Err(error(RequestCode::PullMessage, broker_addr, &resp)),
+        };
+        Ok(PullOutcome {
+            status,
+            messages,
+            next_offset,
         })
     }
 }

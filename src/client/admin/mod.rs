@@ -10,6 +10,7 @@ mod group;
 mod message;
 mod namesrv;
 mod topic;
+mod track;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
