@@ -34,6 +34,16 @@ pub enum StoreError {
     /// The store is shut down, or a flush failed earlier (sticky).
     #[error("store not available: {0}")]
     ServiceNotAvailable(String),
+    /// Replication: bytes from the master do not continue this slave's CommitLog.
+    #[error(
+        "replica bytes at offset {got} do not continue the commit log, which ends at {expected}"
+    )]
+    ReplicaGap {
+        /// where this slave's bytes end
+        expected: u64,
+        /// where the master's chunk starts
+        got: u64,
+    },
     /// The ConsumeQueue was deleted (with its topic) while a writer still held it; the
     /// dispatcher looks the queue up again.
     #[error("consume queue deleted")]
@@ -85,7 +95,8 @@ impl StoreError {
             | Self::Locked(_)
             | Self::DiskFull { .. }
             | Self::NoSpace(_)
-            | Self::QueueDeleted => PutStatus::ServiceNotAvailable,
+            | Self::QueueDeleted
+            | Self::ReplicaGap { .. } => PutStatus::ServiceNotAvailable,
             Self::Io { .. } | Self::Corrupt { .. } => PutStatus::UnknownError,
         }
     }

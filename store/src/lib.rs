@@ -23,6 +23,7 @@ mod mapped_file;
 pub mod message;
 mod put;
 mod recovery;
+mod replica;
 pub mod retention;
 mod store;
 mod threads;

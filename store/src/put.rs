@@ -61,7 +61,7 @@ fn check_properties(p: &str) -> Result<(), StoreError> {
 }
 
 impl Inner {
-    fn check_writable(&self) -> Result<(), StoreError> {
+    pub(crate) fn check_writable(&self) -> Result<(), StoreError> {
         if self.stopping.load(Ordering::Acquire) {
             return Err(StoreError::ServiceNotAvailable("store is shut down".into()));
         }

@@ -52,7 +52,7 @@ pub(crate) fn now_ms() -> i64 {
 
 impl CommitLog {
     /// Starts the file at `start`: the pre-created one if the warm-up thread made it.
-    fn roll_to(&self, start: u64) -> Result<Arc<MappedFile>, StoreError> {
+    pub(super) fn roll_to(&self, start: u64) -> Result<Arc<MappedFile>, StoreError> {
         let ready = self
             .next_file
             .lock()

@@ -3,6 +3,7 @@
 mod append;
 mod read;
 mod recovery;
+mod replica;
 mod warm;
 
 use std::collections::HashMap;
@@ -38,6 +39,9 @@ pub(crate) struct CommitLog {
     append: Mutex<AppendState>,
     /// End of the last published record (Release after the bytes are in).
     max_offset: AtomicU64,
+    /// A slave's end of the bytes copied from its master: past `max_offset` by the part of a
+    /// record still arriving. Equal to `max_offset` on a master.
+    received: AtomicU64,
     /// Everything below is durable (msync'ed).
     flushed_offset: AtomicU64,
     /// Store time of the newest record (for the checkpoint's timestamps).
@@ -60,6 +64,7 @@ impl CommitLog {
             file_size,
             append: Mutex::new(AppendState::default()),
             max_offset: AtomicU64::new(0),
+            received: AtomicU64::new(0),
             flushed_offset: AtomicU64::new(0),
             last_store_ts: AtomicI64::new(0),
             next_file: Mutex::new(None),

@@ -87,6 +87,7 @@ impl CommitLog {
         }
         self.cut_at(end)?;
         self.max_offset.store(end, Ordering::Release);
+        self.received.store(end, Ordering::Release);
         self.flushed_offset.store(end, Ordering::Release);
         if let Some(ts) = self.last_timestamp_before(end) {
             self.last_store_ts.store(ts, Ordering::Release);
