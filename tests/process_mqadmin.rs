@@ -50,6 +50,13 @@ async fn topic_commands_and_progress() {
         "{out}"
     );
     assert!(lines[0].trim_end().ends_with("#SPACE"), "{out}");
+    assert!(
+        lines[1].starts_with(&format!(
+            "{:<16}  {:<22}  {:<4}  {broker:<22} ",
+            "PC", "b1", 0
+        )),
+        "{out}"
+    );
     let row: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(
         &row[..5],

@@ -102,7 +102,7 @@ fn print_cluster_table(rows: &[serde_json::Value]) {
             "{:<16}  {:<22}  {:<4}  {:<22} {:<16} {:>19} {:>19} {:>10} {:>5} {:>6}",
             s("cluster"),
             s("brokerName"),
-            r["brokerId"],
+            r["brokerId"].as_i64().unwrap_or(0),
             s("addr"),
             s("version"),
             format!(

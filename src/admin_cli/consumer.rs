@@ -1,5 +1,5 @@
-//! Live clients and offsets: consumerConnection, producerConnection, consumerStatus,
-//! resetOffsetByTime.
+//! Live clients, offsets and assignment: consumerConnection, producerConnection,
+//! consumerStatus, resetOffsetByTime, cloneGroupOffset, allocateMQ.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -321,4 +321,99 @@ pub fn subscriptions(info: &serde_json::Value) -> BTreeSet<(String, String)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[derive(Args, Debug)]
+pub struct CloneGroupOffset {
+    #[command(flatten)]
+    common: Common,
+    /// set source consumer group
+    #[arg(short = 's', long = "srcGroup")]
+    src: String,
+    /// set destination consumer group
+    #[arg(short = 'd', long = "destGroup")]
+    dest: String,
+    /// set the topic
+    #[arg(short = 't', long = "topic")]
+    topic: String,
+    /// the group or the topic is offline (accepted, unused, as in Apache's tool)
+    #[arg(short = 'o', long = "offline", action = clap::ArgAction::Set, value_parser = java_bool, default_value = "false")]
+    offline: bool,
+}
+
+impl Run for CloneGroupOffset {
+    async fn run(self) -> Result<(), String> {
+        let (src, dest, topic) = (self.src.trim(), self.dest.trim(), self.topic.trim());
+        let _ = self.offline;
+        let copied = self
+            .common
+            .admin()?
+            .clone_group_offset(src, dest, topic)
+            .await
+            .map_err(|e| fail(format!("clone offsets of {src} to {dest} on {topic}"), e))?;
+        if copied == 0 {
+            return Err(format!(
+                "clone offsets of {src} to {dest} on {topic}: group {src} has no offset on {topic}"
+            ));
+        }
+        println!("clone group offset success. srcGroup[{src}], destGroup=[{dest}], topic[{topic}]");
+        Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct AllocateMq {
+    #[command(flatten)]
+    common: Common,
+    /// topic name
+    #[arg(short = 't', long = "topic")]
+    topic: String,
+    /// ipList (client ids, comma-separated)
+    #[arg(short = 'i', long = "ipList")]
+    ip_list: String,
+    /// accepted: the output is one JSON document anyway
+    #[arg(long)]
+    json: bool,
+}
+
+impl Run for AllocateMq {
+    async fn run(self) -> Result<(), String> {
+        let topic = self.topic.trim();
+        let route = self
+            .common
+            .admin()?
+            .topic_route(topic)
+            .await
+            .map_err(|e| fail(format!("route of {topic}"), e))?;
+        let mut queues = Vec::new();
+        for q in route.queue_datas.iter().filter(|q| q.perm & 4 != 0) {
+            for id in 0..q.read_queue_nums {
+                queues.push(crate::client::MessageQueue {
+                    topic: topic.to_string(),
+                    broker_name: q.broker_name.clone(),
+                    queue_id: id,
+                });
+            }
+        }
+        queues.sort();
+        let mut ids: Vec<String> = self
+            .ip_list
+            .split(',')
+            .map(|i| i.trim().to_string())
+            .filter(|i| !i.is_empty())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let mut result = serde_json::Map::new();
+        for id in &ids {
+            let mine: Vec<_> = crate::client::allocate_averagely(&queues, &ids, id)
+                .iter()
+                .map(|q| json!({"brokerName": q.broker_name, "queueId": q.queue_id, "topic": q.topic}))
+                .collect();
+            result.insert(id.clone(), mine.into());
+        }
+        let _ = self.json;
+        print_json(&json!({ "result": result }));
+        Ok(())
+    }
 }

@@ -11,8 +11,10 @@ mod consumer;
 mod detail;
 mod group;
 mod message;
+mod namesrv;
 mod scan;
 mod send;
+mod stats;
 mod status;
 mod table;
 mod topic;
@@ -76,6 +78,16 @@ commands! {
     "printMsgByQueue" => scan::PrintMsgByQueue, "Print Message Detail";
     "sendMessage" => send::SendMessage, "Send a message";
     "consumeMessage" => scan::ConsumeMessage, "Consume message";
+    "checkMsgSendRT" => send::CheckMsgSendRt, "check message send response time";
+    "clusterRT" => send::ClusterRt, "List All clusters Message Send RT";
+    "allocateMQ" => consumer::AllocateMq, "Allocate MQ";
+    "brokerConsumeStats" => stats::BrokerConsumeStats, "Fetch broker consume stats data";
+    "cloneGroupOffset" => consumer::CloneGroupOffset, "clone offset from other group.";
+    "statsAll" => stats::StatsAll, "Topic and Consumer tps stats";
+    "getNamesrvConfig" => namesrv::GetNamesrvConfig, "Get configs of name server.";
+    "updateNamesrvConfig" => namesrv::UpdateNamesrvConfig, "Update configs of name server.";
+    "updateKvConfig" => namesrv::UpdateKvConfig, "Create or update KV config.";
+    "deleteKvConfig" => namesrv::DeleteKvConfig, "Delete KV config.";
 }
 
 /// `-n`, shared by every subcommand.

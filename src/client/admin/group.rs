@@ -287,4 +287,27 @@ impl Admin {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
+
+    /// Copies `src`'s committed offsets on `topic` to `dest` (UPDATE_CONSUMER_OFFSET per
+    /// queue, at the broker of `topic`'s route that holds the queue). Returns the number of
+    /// queues copied.
+    pub async fn clone_group_offset(
+        &self,
+        src: &str,
+        dest: &str,
+        topic: &str,
+    ) -> Result<usize, ClientError> {
+        let (rows, _) = self.group_progress(src).await?;
+        let brokers = self.route_brokers(topic).await?;
+        let mut copied = 0;
+        for r in rows.iter().filter(|r| r.queue.topic == topic) {
+            let Some(addr) = brokers.get(&r.queue.broker_name) else {
+                continue;
+            };
+            self.update_consumer_offset(addr, dest, &r.queue, r.consumer_offset)
+                .await?;
+            copied += 1;
+        }
+        Ok(copied)
+    }
 }
