@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod consumer_manager;
+pub mod ha;
 pub mod live_config;
 pub mod locks;
 pub mod long_polling;

@@ -41,6 +41,7 @@ pub use message::{
 pub use put::{MAX_BATCH_RECORDS, MAX_QUEUE_ID};
 pub use retention::{RetentionProbe, RetentionReport, SystemProbe};
 pub use store::{
-    ArrivalListener, GetMessageResult, GetMessageStatus, MessageStore, QueryMessageResult,
+    AppendListener, ArrivalListener, GetMessageResult, GetMessageStatus, MessageStore,
+    QueryMessageResult,
 };
 pub use waiter::FlushWaiter;

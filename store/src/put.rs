@@ -123,6 +123,9 @@ impl Inner {
         })?;
         self.wake_dispatcher();
         self.wake_warmer_if_needed();
+        if let Some(f) = self.append_listener.get() {
+            f(appended.end_offset);
+        }
         let result = PutResult {
             status: PutStatus::PutOk,
             physical_offset: appended.physical_offset as i64,

@@ -74,6 +74,10 @@ pub struct QueryMessageResult {
 /// Listener the dispatcher calls after entries are in a ConsumeQueue.
 pub type ArrivalListener = Arc<dyn Fn(&str, i32, i64) + Send + Sync>;
 
+/// Called after every append with the new end of the CommitLog (replication wakes its
+/// streams with it).
+pub type AppendListener = Arc<dyn Fn(u64) + Send + Sync>;
+
 pub(crate) type CqTable = HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>;
 
 /// State shared by the facade and the background threads.
@@ -86,6 +90,7 @@ pub(crate) struct Inner {
     /// CommitLog offset up to which records are in ConsumeQueues and the index
     pub dispatched: AtomicU64,
     pub listener: RwLock<Option<ArrivalListener>>,
+    pub append_listener: OnceLock<AppendListener>,
     pub flush: FlushService,
     pub stopping: AtomicBool,
     /// sticky: a CommitLog flush failed, no more acks
@@ -331,6 +336,7 @@ impl MessageStore {
             index,
             dispatched: AtomicU64::new(0),
             listener: RwLock::new(None),
+            append_listener: OnceLock::new(),
             flush: FlushService::default(),
             stopping: AtomicBool::new(false),
             flush_failed: AtomicBool::new(false),
@@ -367,6 +373,12 @@ impl MessageStore {
     /// Called by the dispatcher thread after entries are in a ConsumeQueue.
     pub fn set_arrival_listener(&self, f: ArrivalListener) {
         *self.inner.listener.write() = Some(f);
+    }
+
+    /// Called after every append (on the appending thread: keep it short). Set once; false
+    /// when one was set already.
+    pub fn set_append_listener(&self, f: AppendListener) -> bool {
+        self.inner.append_listener.set(f).is_ok()
     }
 
     /// Replaces the clock / disk probe the retention thread uses (tests).
