@@ -3,6 +3,7 @@
 pub mod admin_cli;
 pub mod bench;
 pub mod broker;
+#[warn(missing_docs)]
 pub mod client;
 pub mod config_file;
 pub mod logging;
