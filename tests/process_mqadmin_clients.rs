@@ -143,6 +143,72 @@ async fn consumers_producers_and_offsets() {
         ok(&["queryMsgById", "-n", &ns, "-i", id]).ends_with(&format!("\n\n\n{track}\n"))
     });
 
+    // consumerProgress -s true: the client holding each queue; without -g: every group.
+    eventually("offsets committed", || {
+        let o = mqadmin(
+            &["consumerProgress", "-n", &ns, "-g", "cg1", "--json"],
+            None,
+        );
+        o.status.success()
+            && serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["diffTotal"] == 0
+    });
+    let out = ok(&["consumerProgress", "-n", &ns, "-g", "cg1", "-s", "true"]);
+    assert_eq!(
+        header(&out),
+        format!(
+            "{:<64}  {:<32}  {:<4}  {:<20}  {:<20}  {:<20}  {:<20}  #LastTime",
+            "#Topic",
+            "#Broker Name",
+            "#QID",
+            "#Broker Offset",
+            "#Consumer Offset",
+            "#Client IP",
+            "#Diff"
+        )
+    );
+    let ip = client_id.split('@').next().unwrap();
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .filter(|l| l.starts_with("CliT "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert!(rows.iter().all(|r| r[5] == ip && r[6] == "0"), "{out}");
+    let out = ok(&["consumerProgress", "-n", &ns]);
+    assert_eq!(
+        header(&out),
+        format!(
+            "{:<64}  {:<6}  {:<24} {:<5}  {:<14}  {:<7}  #Diff Total",
+            "#Group", "#Count", "#Version", "#Type", "#Model", "#TPS"
+        )
+    );
+    let row: Vec<&str> = out
+        .lines()
+        .find(|l| l.starts_with("cg1 "))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        (row[0], row[1], row[2], row[3], row[4], row[6]),
+        ("cg1", "1", "V4_9_8", "PUSH", "CLUSTERING", "0"),
+        "{out}"
+    );
+    // topicList -c: the topic's cluster and its consuming group.
+    let out = ok(&["topicList", "-n", &ns, "-c"]);
+    assert_eq!(
+        header(&out),
+        format!(
+            "{:<20}  {:<48}  {:<48}",
+            "#Cluster Name", "#Topic", "#Consumer Group"
+        )
+    );
+    assert!(
+        out.lines()
+            .any(|l| l == format!("{:<20}  {:<64}  {:<64}", "PC", "CliT", "cg1")),
+        "{out}"
+    );
+    assert!(!out.contains("%RETRY%"), "{out}");
+
     // resetOffsetByTime with the consumer online: the broker tells it, it consumes again.
     let out = ok(&[
         "resetOffsetByTime",

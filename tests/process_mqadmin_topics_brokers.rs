@@ -214,6 +214,62 @@ async fn broker_status_config_and_write_perm() {
     fails(&["brokerStatus", "-n", &ns]); // neither -b nor -c
     fails(&["brokerStatus", "-n", &ns, "-c", "NoSuchCluster"]);
 
+    // clusterList -m: yesterday's and today's totals.
+    let out = ok(&["clusterList", "-n", &ns, "-m"]);
+    assert_eq!(
+        header(&out),
+        format!(
+            "{:<16}  {:<32} {:>14} {:>14} {:>14} {:>14}",
+            "#Cluster Name",
+            "#Broker Name",
+            "#InTotalYest",
+            "#OutTotalYest",
+            "#InTotalToday",
+            "#OutTotalToday"
+        )
+    );
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[..2], ["PC", "b1"], "{out}");
+    let doc = json(&[
+        "clusterList",
+        "-n",
+        &ns,
+        "--json",
+        "--count",
+        "2",
+        "-i",
+        "0",
+    ]);
+    assert_eq!(doc["rounds"].as_array().unwrap().len(), 2, "{doc}");
+
+    // updateTopic -o true: an ordered topic, its queue layout in the NameServer's KV.
+    let out = ok(&[
+        "updateTopic",
+        "-n",
+        &ns,
+        "-b",
+        &broker,
+        "-t",
+        "OrdT",
+        "-w",
+        "3",
+        "-r",
+        "3",
+        "-o",
+        "true",
+    ]);
+    assert!(out.contains("orderConf=[b1:3]"), "{out}");
+    assert!(out.trim_end().ends_with("order=true]"), "{out}");
+    let admin = ferrumq::client::Admin::new(&ns).unwrap();
+    assert_eq!(
+        admin
+            .kv_config("ORDER_TOPIC_CONFIG", "OrdT")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("b1:3")
+    );
+
     // getBrokerConfig: banner, "%-50s=  %s", blank line.
     let out = ok(&["getBrokerConfig", "-n", &ns, "-b", &broker]);
     let lines: Vec<&str> = out.lines().collect();

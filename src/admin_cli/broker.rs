@@ -1,4 +1,4 @@
-//! Cluster and broker subcommands: clusterList, brokerStatus, getBrokerConfig,
+//! Cluster and broker subcommands: clusterList (`-m` totals), brokerStatus, getBrokerConfig,
 //! updateBrokerConfig, wipeWritePerm, addWritePerm.
 
 use clap::Args;
@@ -11,6 +11,15 @@ use crate::client::Admin;
 pub struct ClusterList {
     #[command(flatten)]
     common: Common,
+    /// Print more stats (yesterday's and today's message totals)
+    #[arg(short = 'm', long = "moreStats")]
+    more: bool,
+    /// seconds between rounds (with --count)
+    #[arg(short = 'i', long = "interval")]
+    interval_s: Option<u64>,
+    /// rounds to print (Apache's tool repeats -i until killed) | default 1
+    #[arg(long = "count", default_value_t = 1)]
+    count: u32,
     /// one JSON document instead of the table
     #[arg(long)]
     json: bool,
@@ -18,9 +27,39 @@ pub struct ClusterList {
 
 impl Run for ClusterList {
     /// Every broker of every cluster with its version, in/out TPS (10 s window), hours of
-    /// stored messages and disk use, in Apache's columns.
+    /// stored messages and disk use, in Apache's columns (`-m`: message totals).
     async fn run(self) -> Result<(), String> {
         let admin = self.common.admin()?;
+        super::detail::stop_on_ctrl_c();
+        let mut rounds = Vec::new();
+        for n in 0..self.count {
+            if n > 0 {
+                let secs = self.interval_s.unwrap_or(1);
+                tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+            }
+            if super::detail::interrupted() {
+                break;
+            }
+            let rows = self.round(&admin).await?;
+            match (self.json, self.more) {
+                (true, _) => rounds.push(rows),
+                (false, true) => print_more_stats(&rows),
+                (false, false) => print_cluster_table(&rows),
+            }
+        }
+        if self.json {
+            let doc = match rounds.len() {
+                1 => json!({ "brokers": rounds.pop() }),
+                _ => json!({ "rounds": rounds }),
+            };
+            print_json(&doc);
+        }
+        Ok(())
+    }
+}
+
+impl ClusterList {
+    async fn round(&self, admin: &Admin) -> Result<Vec<serde_json::Value>, String> {
         let info = admin
             .cluster_info()
             .await
@@ -32,16 +71,37 @@ impl Run for ClusterList {
                     continue;
                 };
                 for (id, addr) in &b.broker_addrs {
-                    rows.push(cluster_row(&admin, cluster, name, *id, addr).await);
+                    rows.push(cluster_row(admin, cluster, name, *id, addr).await);
                 }
             }
         }
-        if self.json {
-            print_json(&json!({ "brokers": rows }));
-            return Ok(());
-        }
-        print_cluster_table(&rows);
-        Ok(())
+        Ok(rows)
+    }
+}
+
+/// `-m`: yesterday's and today's totals in and out, `"%-16s  %-32s %14s %14s %14s %14s"`.
+fn print_more_stats(rows: &[serde_json::Value]) {
+    println!(
+        "{:<16}  {:<32} {:>14} {:>14} {:>14} {:>14}",
+        "#Cluster Name",
+        "#Broker Name",
+        "#InTotalYest",
+        "#OutTotalYest",
+        "#InTotalToday",
+        "#OutTotalToday"
+    );
+    for r in rows {
+        let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+        let i = |k: &str| r[k].as_i64().unwrap_or(0);
+        println!(
+            "{:<16}  {:<32} {:>14} {:>14} {:>14} {:>14}",
+            s("cluster"),
+            s("brokerName"),
+            i("inTotalYest"),
+            i("outTotalYest"),
+            i("inTotalToday"),
+            i("outTotalToday")
+        );
     }
 }
 
@@ -58,6 +118,7 @@ async fn cluster_row(
     };
     let t = admin.broker_runtime_info(addr).await.unwrap_or_default();
     let get = |k: &str| t.get(k).cloned().unwrap_or_else(|| "0".into());
+    let n = |k: &str| get(k).parse::<i64>().unwrap_or(0);
     let earliest: i64 = get("earliestMessageTimeStamp").parse().unwrap_or(0);
     let hours = if earliest > 0 {
         (super::table::now_ms() - earliest) as f64 / 3_600_000.0
@@ -78,6 +139,10 @@ async fn cluster_row(
         "pageCacheWaitMs": get("pageCacheLockTimeMills"),
         "hours": hours,
         "space": get("commitLogDiskRatio").parse::<f64>().unwrap_or(0.0),
+        "inTotalYest": n("msgPutTotalTodayMorning") - n("msgPutTotalYesterdayMorning"),
+        "outTotalYest": n("msgGetTotalTodayMorning") - n("msgGetTotalYesterdayMorning"),
+        "inTotalToday": n("msgPutTotalTodayNow") - n("msgPutTotalTodayMorning"),
+        "outTotalToday": n("msgGetTotalTodayNow") - n("msgGetTotalTodayMorning"),
     })
 }
 

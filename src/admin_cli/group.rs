@@ -1,10 +1,9 @@
-//! Group subcommands: updateSubGroup, deleteSubGroup, consumerProgress.
+//! Subscription group subcommands: updateSubGroup, deleteSubGroup.
 
 use clap::Args;
-use serde_json::json;
 
-use super::table::{group_config_string, last_time};
-use super::{describe, fail, java_bool, print_json, Common, Run};
+use super::table::group_config_string;
+use super::{describe, fail, java_bool, Common, Run};
 use crate::client::Admin;
 use crate::protocol::SubscriptionGroupConfig;
 
@@ -149,69 +148,6 @@ impl Run for DeleteSubGroup {
                 Err(e) => eprintln!("mqadmin: warning: delete topic {topic}: {}", describe(&e)),
             }
         }
-        Ok(())
-    }
-}
-
-#[derive(Args, Debug)]
-pub struct ConsumerProgress {
-    #[command(flatten)]
-    common: Common,
-    /// consumer group name
-    #[arg(short = 'g', long = "groupName")]
-    group: String,
-    /// one JSON document instead of the table
-    #[arg(long)]
-    json: bool,
-}
-
-impl Run for ConsumerProgress {
-    async fn run(self) -> Result<(), String> {
-        let group = self.group.trim();
-        let (rows, tps) = self
-            .common
-            .admin()?
-            .group_progress(group)
-            .await
-            .map_err(|e| fail(format!("progress of group {group}"), e))?;
-        if rows.is_empty() {
-            return Err(format!(
-                "progress of group {group}: CONSUMER_NOT_ONLINE (206) Not found the consumer group consume stats, because return offset table is empty, maybe the consumer not consume any message"
-            ));
-        }
-        let diff_total: i64 = rows.iter().map(|r| r.lag()).sum();
-        if self.json {
-            let list: Vec<_> = rows
-                .iter()
-                .map(|r| {
-                    json!({"topic": r.queue.topic, "brokerName": r.queue.broker_name,
-                        "queueId": r.queue.queue_id, "brokerOffset": r.broker_offset,
-                        "consumerOffset": r.consumer_offset, "diff": r.lag(),
-                        "lastTimestamp": r.last_timestamp_ms})
-                })
-                .collect();
-            print_json(&json!({"queues": list, "consumeTps": tps, "diffTotal": diff_total}));
-            return Ok(());
-        }
-        println!(
-            "{:<64}  {:<32}  {:<4}  {:<20}  {:<20}  {:<20}  #LastTime",
-            "#Topic", "#Broker Name", "#QID", "#Broker Offset", "#Consumer Offset", "#Diff"
-        );
-        for r in &rows {
-            println!(
-                "{:<64}  {:<32}  {:<4}  {:<20}  {:<20}  {:<20}  {}",
-                r.queue.topic,
-                r.queue.broker_name,
-                r.queue.queue_id,
-                r.broker_offset,
-                r.consumer_offset,
-                r.broker_offset - r.consumer_offset,
-                last_time(r.last_timestamp_ms)
-            );
-        }
-        println!();
-        println!("Consume TPS: {tps:.2}");
-        println!("Diff Total: {diff_total}");
         Ok(())
     }
 }

@@ -1,12 +1,12 @@
-//! Topic subcommands: updateTopic, deleteTopic, updateTopicPerm, topicRoute, topicStatus,
-//! topicClusterList, topicList.
+//! Topic subcommands that change or inspect one topic: updateTopic, deleteTopic,
+//! updateTopicPerm, topicStatus.
 
 use std::collections::BTreeMap;
 
 use clap::Args;
 use serde_json::json;
 
-use super::table::{perm_letters, topic_config_string};
+use super::table::topic_config_string;
 use super::{fail, java_bool, print_json, Common, Run};
 use crate::protocol::{QueueData, TopicConfig};
 
@@ -245,125 +245,6 @@ impl Run for UpdateTopicPerm {
 }
 
 #[derive(Args, Debug)]
-pub struct TopicList {
-    #[command(flatten)]
-    common: Common,
-    /// one JSON document instead of lines
-    #[arg(long)]
-    json: bool,
-}
-
-impl Run for TopicList {
-    async fn run(self) -> Result<(), String> {
-        let topics = self
-            .common
-            .admin()?
-            .topic_list()
-            .await
-            .map_err(|e| fail("topic list", e))?;
-        if self.json {
-            print_json(&json!({ "topicList": topics }));
-            return Ok(());
-        }
-        for t in topics {
-            println!("{t}");
-        }
-        Ok(())
-    }
-}
-
-#[derive(Args, Debug)]
-pub struct TopicRoute {
-    #[command(flatten)]
-    common: Common,
-    /// topic name
-    #[arg(short = 't', long = "topic")]
-    topic: String,
-    /// list the brokers as a table
-    #[arg(short = 'l', long = "list")]
-    list: bool,
-    /// one JSON document (the route; the default output is already JSON)
-    #[arg(long)]
-    json: bool,
-}
-
-impl Run for TopicRoute {
-    async fn run(self) -> Result<(), String> {
-        let topic = self.topic.trim();
-        let route = self
-            .common
-            .admin()?
-            .topic_route(topic)
-            .await
-            .map_err(|e| fail(format!("route of {topic}"), e))?;
-        if !self.list || self.json {
-            let text = if self.json {
-                serde_json::to_string(&route)
-            } else {
-                serde_json::to_string_pretty(&route)
-            };
-            println!("{}", text.map_err(|e| format!("route of {topic}: {e}"))?);
-            return Ok(());
-        }
-        print_route_table(&route);
-        Ok(())
-    }
-}
-
-fn print_route_table(route: &crate::protocol::TopicRouteData) {
-    let row = |c: &str, b: &str, addrs: &str, r: &str, w: &str, p: &str| {
-        println!("{c:<45} {b:<32} {addrs:<50} {r:<10} {w:<11} {p:<5}");
-    };
-    row(
-        "#ClusterName",
-        "#BrokerName",
-        "#BrokerAddrs",
-        "#ReadQueue",
-        "#WriteQueue",
-        "#Perm",
-    );
-    let queues: BTreeMap<&str, &QueueData> = route
-        .queue_datas
-        .iter()
-        .map(|q| (q.broker_name.as_str(), q))
-        .collect();
-    let mut brokers: Vec<_> = route.broker_datas.iter().collect();
-    brokers.sort_by(|x, y| x.broker_name.cmp(&y.broker_name));
-    let (mut read, mut write) = (0, 0);
-    for b in &brokers {
-        let addrs: Vec<String> = b
-            .broker_addrs
-            .iter()
-            .map(|(id, a)| format!("{id}={a}"))
-            .collect();
-        let q = queues.get(b.broker_name.as_str());
-        let (r, w, p) = q.map_or((0, 0, 0), |q| {
-            (q.read_queue_nums, q.write_queue_nums, q.perm)
-        });
-        read += r;
-        write += w;
-        row(
-            &b.cluster,
-            &b.broker_name,
-            &format!("{{{}}}", addrs.join(", ")),
-            &r.to_string(),
-            &w.to_string(),
-            &perm_letters(p),
-        );
-    }
-    println!("{}", "-".repeat(158));
-    let total = |n: i32| n.to_string();
-    row(
-        "Total:",
-        &brokers.len().to_string(),
-        "",
-        &total(read),
-        &total(write),
-        "",
-    );
-}
-
-#[derive(Args, Debug)]
 pub struct TopicStatus {
     #[command(flatten)]
     common: Common,
@@ -414,48 +295,6 @@ impl Run for TopicStatus {
                 o.max_offset,
                 super::table::human_ms(o.last_update_timestamp)
             );
-        }
-        Ok(())
-    }
-}
-
-#[derive(Args, Debug)]
-pub struct TopicClusterList {
-    #[command(flatten)]
-    common: Common,
-    /// topic name
-    #[arg(short = 't', long = "topic")]
-    topic: String,
-    /// one JSON document instead of lines
-    #[arg(long)]
-    json: bool,
-}
-
-impl Run for TopicClusterList {
-    async fn run(self) -> Result<(), String> {
-        let topic = self.topic.trim();
-        let admin = self.common.admin()?;
-        let info = admin
-            .cluster_info()
-            .await
-            .map_err(|e| fail("cluster info", e))?;
-        let route = admin
-            .topic_route(topic)
-            .await
-            .map_err(|e| fail(format!("route of {topic}"), e))?;
-        let first = route.broker_datas.first().map(|b| b.broker_name.as_str());
-        let clusters: Vec<&String> = info
-            .cluster_addr_table
-            .iter()
-            .filter(|(_, names)| first.is_some_and(|f| names.contains(f)))
-            .map(|(c, _)| c)
-            .collect();
-        if self.json {
-            print_json(&json!({ "clusters": clusters }));
-            return Ok(());
-        }
-        for c in clusters {
-            println!("{c}");
         }
         Ok(())
     }
