@@ -97,7 +97,11 @@ async fn a_slave_follows_its_master() {
         put(&p.master, i);
     }
     let addr = p.ha_addr.to_string();
-    let follower = tokio::spawn(slave::follow(p.slave.clone(), move || Some(addr.clone())));
+    let follower = tokio::spawn(slave::follow(
+        p.slave.clone(),
+        move || Some(addr.clone()),
+        Default::default(),
+    ));
     let caught_up = |p: &Pair| p.slave.commit_log_max_offset() == p.master.commit_log_max_offset();
     until("the backlog copied", || caught_up(&p)).await;
     // Appends while it follows reach it too, across file ends.
@@ -125,7 +129,11 @@ async fn sync_master_waits_for_the_slave() {
         "no slave connected"
     );
     let addr = p.ha_addr.to_string();
-    let follower = tokio::spawn(slave::follow(p.slave.clone(), move || Some(addr.clone())));
+    let follower = tokio::spawn(slave::follow(
+        p.slave.clone(),
+        move || Some(addr.clone()),
+        Default::default(),
+    ));
     until("the slave connected", || p.ha.slaves() == 1).await;
     let end = put(&p.master, 1);
     assert_eq!(
@@ -175,7 +183,11 @@ async fn a_cut_stream_resumes_at_the_slaves_offset() {
     let p = pair().await;
     let (via, cut) = proxy(p.ha_addr).await;
     let addr = via.to_string();
-    let follower = tokio::spawn(slave::follow(p.slave.clone(), move || Some(addr.clone())));
+    let follower = tokio::spawn(slave::follow(
+        p.slave.clone(),
+        move || Some(addr.clone()),
+        Default::default(),
+    ));
     until("connected", || p.ha.connections_accepted() == 1).await;
     for round in 0..3u32 {
         for i in 0..200 {

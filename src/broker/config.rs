@@ -55,6 +55,12 @@ pub struct BrokerConfig {
     pub ha_listen_port: u16,
     /// brokerRole
     pub broker_role: BrokerRole,
+    /// haMasterAddress: a slave's master HA address (host:port); empty: the one the NameServer
+    /// returns at registration
+    pub ha_master_address: Option<String>,
+    /// haMaxGapNotInSync (4.x haSlaveFallbehindMax): a slave further behind than this many
+    /// bytes does not count for SYNC_MASTER (SLAVE_NOT_AVAILABLE)
+    pub ha_max_gap_not_in_sync: u64,
     /// brokerPermission
     pub broker_permission: i32,
     /// autoCreateTopicEnable
@@ -113,6 +119,8 @@ impl Default for BrokerConfig {
             listen_port: 10911,
             ha_listen_port: 10912,
             broker_role: BrokerRole::AsyncMaster,
+            ha_master_address: None,
+            ha_max_gap_not_in_sync: 256 * 1024 * 1024,
             broker_permission: 6,
             auto_create_topic_enable: true,
             auto_create_subscription_group: true,
@@ -227,6 +235,10 @@ impl BrokerConfig {
                 tracing::warn!(key = %k, "unknown broker property ignored");
             }
         }
+        // As RocketMQ: the HA port follows listenPort unless set.
+        if props.contains_key("listenPort") && !props.contains_key("haListenPort") {
+            self.ha_listen_port = self.listen_port.saturating_add(1);
+        }
         self.validate()
     }
 
@@ -234,6 +246,20 @@ impl BrokerConfig {
     /// for properties and headers) is allowed (tests use small files) but warned about:
     /// messages too large for a file are refused one by one with MESSAGE_ILLEGAL.
     fn validate(&self) -> Result<(), BrokerError> {
+        match (self.broker_role, self.broker_id) {
+            (BrokerRole::Slave, 0) => {
+                return Err(BrokerError::Config(
+                    "brokerRole=SLAVE needs brokerId > 0 (0 is the master's id)".into(),
+                ))
+            }
+            (BrokerRole::AsyncMaster | BrokerRole::SyncMaster, id) if id != 0 => {
+                return Err(BrokerError::Config(format!(
+                    "brokerRole={} needs brokerId=0, not {id}",
+                    self.broker_role.name()
+                )))
+            }
+            _ => {}
+        }
         let s = &self.store;
         let needed = s.max_message_size as u64 + 64 * 1024;
         if s.mapped_file_size_commit_log < needed {
@@ -258,6 +284,13 @@ impl BrokerConfig {
             "brokerRole" => {
                 self.broker_role = BrokerRole::parse(v)
                     .ok_or_else(|| BrokerError::Config(format!("brokerRole: unknown {v:?}")))?
+            }
+            "haMasterAddress" => {
+                let v = v.trim();
+                self.ha_master_address = (!v.is_empty()).then(|| v.to_string());
+            }
+            "haMaxGapNotInSync" | "haSlaveFallbehindMax" => {
+                self.ha_max_gap_not_in_sync = ranged(k, v, 0, u64::MAX)?
             }
             "brokerPermission" => self.broker_permission = ranged(k, v, 0, 7)?,
             "autoCreateTopicEnable" => self.auto_create_topic_enable = parse_bool(v),
@@ -368,6 +401,11 @@ impl BrokerConfig {
             ("listenPort", self.listen_port.to_string()),
             ("haListenPort", self.ha_listen_port.to_string()),
             ("brokerRole", self.broker_role.name().to_string()),
+            (
+                "haMasterAddress",
+                self.ha_master_address.clone().unwrap_or_default(),
+            ),
+            ("haMaxGapNotInSync", self.ha_max_gap_not_in_sync.to_string()),
             ("brokerPermission", self.broker_permission.to_string()),
             (
                 "autoCreateTopicEnable",
@@ -520,7 +558,7 @@ mod tests {
     fn namesrv_list_and_store_keys() {
         let mut cfg = BrokerConfig::default();
         let p = parse_properties(
-            "namesrvAddr=a:1; b:2;\nflushDiskType=SYNC_FLUSH\nmaxMessageSize=1024\nbrokerRole=SLAVE",
+            "namesrvAddr=a:1; b:2;\nflushDiskType=SYNC_FLUSH\nmaxMessageSize=1024\nbrokerRole=SLAVE\nbrokerId=1",
         );
         cfg.apply(&p).unwrap();
         assert_eq!(cfg.namesrv_addr, vec!["a:1", "b:2"]);
@@ -528,6 +566,29 @@ mod tests {
         assert_eq!(cfg.store.max_message_size, 1024);
         assert!(cfg.is_slave());
         assert!(cfg.to_properties().contains("flushDiskType=SYNC_FLUSH"));
+    }
+
+    #[test]
+    fn replication_properties() {
+        let mut cfg = BrokerConfig::default();
+        cfg.apply(&parse_properties("listenPort=20911")).unwrap();
+        assert_eq!(cfg.ha_listen_port, 20912, "haListenPort follows listenPort");
+        let mut cfg = BrokerConfig::default();
+        cfg.apply(&parse_properties(
+            "listenPort=20911\nhaListenPort=30000\nbrokerRole=SLAVE\nbrokerId=2\n\
+             haMasterAddress=10.0.0.1:10912\nhaSlaveFallbehindMax=1024",
+        ))
+        .unwrap();
+        assert_eq!(cfg.ha_listen_port, 30000);
+        assert_eq!(cfg.ha_master_address.as_deref(), Some("10.0.0.1:10912"));
+        assert_eq!(cfg.ha_max_gap_not_in_sync, 1024);
+        for bad in ["brokerRole=SLAVE\nbrokerId=0", "brokerRole=SYNC_MASTER\nbrokerId=1"] {
+            let err = BrokerConfig::default()
+                .apply(&parse_properties(bad))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("brokerId"), "{bad}: {err}");
+        }
     }
 
     #[test]

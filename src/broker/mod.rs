@@ -71,6 +71,14 @@ pub struct BrokerInner {
     pub selectors: crate::sql92::SelectorCache,
     pub timer: timer::TimerService,
     pub namesrv_client: RemotingClient,
+    /// A master's replication service (None on a slave).
+    pub ha: Option<Arc<ha::HaService>>,
+    /// The HA port actually bound (a master), for the NameServer to tell slaves.
+    ha_port: OnceLock<u16>,
+    /// A slave's master HA address, as the NameServer last answered a registration.
+    pub ha_master: parking_lot::Mutex<Option<String>>,
+    /// Stops the slave's replication stream at shutdown.
+    ha_stop: tokio_util::sync::CancellationToken,
     /// brokerIP1 and the port actually bound; set once right after binding.
     addr: OnceLock<SocketAddr>,
     shutting_down: AtomicBool,
@@ -91,6 +99,16 @@ impl BrokerInner {
 
     pub fn broker_addr(&self) -> String {
         self.store_host().to_string()
+    }
+
+    /// brokerIP1:the bound HA port, what slaves dial (the configured port until bound).
+    pub fn ha_server_addr(&self) -> String {
+        let port = self
+            .ha_port
+            .get()
+            .copied()
+            .unwrap_or(self.config.ha_listen_port);
+        format!("{}:{port}", self.config.broker_ip1)
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -122,7 +140,13 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         .await
         .map_err(|e| BrokerError::Config(format!("store open task failed: {e}")))??;
     let config_dir = config.config_dir();
+    let ha = (config.broker_role != config::BrokerRole::Slave)
+        .then(|| ha::HaService::new(store.clone(), config.ha_max_gap_not_in_sync));
     let inner = Arc::new(BrokerInner {
+        ha,
+        ha_port: OnceLock::new(),
+        ha_master: Default::default(),
+        ha_stop: Default::default(),
         topics: topic_config::TopicConfigManager::load(&config)?,
         offsets: offsets::ConsumerOffsetManager::load(config_dir.clone())?,
         groups: subscription_group::SubscriptionGroupManager::load(
@@ -166,9 +190,24 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
             }
         }));
     let servers = bind_servers(&inner).await?;
+    bind_ha(&inner).await?;
     let (stop, stop_rx) = watch::channel(false);
     register::register_all(&inner).await;
-    let tasks = spawn_background(&inner, stop_rx);
+    let mut tasks = spawn_background(&inner, stop_rx);
+    if inner.config.broker_role == config::BrokerRole::Slave {
+        let weak = Arc::downgrade(&inner);
+        let configured = inner.config.ha_master_address.clone();
+        let master = move || {
+            configured
+                .clone()
+                .or_else(|| weak.upgrade().and_then(|i| i.ha_master.lock().clone()))
+        };
+        tasks.push(tokio::spawn(ha::slave::follow(
+            inner.store.clone(),
+            master,
+            inner.ha_stop.clone(),
+        )));
+    }
     tracing::info!(addr = %inner.broker_addr(), name = %inner.config.broker_name, "broker started");
     Ok(BrokerHandle {
         inner,
@@ -176,6 +215,34 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         stop,
         tasks,
     })
+}
+
+/// A master's HA port: haListenPort (0 with listenPort 0: tests pick free ports). A
+/// SYNC_MASTER cannot keep its promise without it and does not start; an ASYNC_MASTER runs
+/// on without replication and says so.
+async fn bind_ha(inner: &Arc<BrokerInner>) -> Result<(), BrokerError> {
+    let Some(ha) = &inner.ha else {
+        return Ok(());
+    };
+    let port = if inner.config.listen_port == 0 {
+        0
+    } else {
+        inner.config.ha_listen_port
+    };
+    let addr = SocketAddr::from(([0, 0, 0, 0], port));
+    match ha.listen(addr).await {
+        Ok(bound) => {
+            let _ = inner.ha_port.set(bound.port());
+            Ok(())
+        }
+        Err(source) if inner.config.broker_role == config::BrokerRole::SyncMaster => {
+            Err(BrokerError::Bind { addr, source })
+        }
+        Err(e) => {
+            tracing::warn!(addr = %addr, error = %e, "HA port not available: no slave can follow this master");
+            Ok(())
+        }
+    }
 }
 
 async fn bind_servers(inner: &Arc<BrokerInner>) -> Result<Vec<RemotingServer>, BrokerError> {
@@ -331,6 +398,10 @@ impl BrokerHandle {
         let inner = self.inner;
         inner.shutting_down.store(true, Ordering::Release);
         inner.holds.wake_all();
+        inner.ha_stop.cancel();
+        if let Some(ha) = &inner.ha {
+            ha.shutdown();
+        }
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;

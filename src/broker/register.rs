@@ -44,11 +44,7 @@ pub async fn register_all(inner: &BrokerInner) {
     let body = register_body(inner);
     let crc = (crc32fast::hash(body.as_bytes()) & 0x7FFF_FFFF) as i32;
     let mut ext = common_fields(inner);
-    let ha = format!(
-        "{}:{}",
-        inner.config.broker_ip1, inner.config.ha_listen_port
-    );
-    ext.insert("haServerAddr", ha);
+    ext.insert("haServerAddr", inner.ha_server_addr());
     ext.insert("compressed", "false");
     ext.insert_display("bodyCrc32", crc);
     let calls = inner.config.namesrv_addr.iter().map(|addr| {
@@ -61,7 +57,17 @@ pub async fn register_all(inner: &BrokerInner) {
                 .await
             {
                 Ok(resp) if resp.code == i32::from(ResponseCode::Success) => {
-                    tracing::debug!(namesrv = %addr, "registered")
+                    tracing::debug!(namesrv = %addr, "registered");
+                    // A slave learns its master's HA address from the answer.
+                    if let Some(master) = resp
+                        .ext_fields
+                        .get("haServerAddr")
+                        .filter(|a| !a.is_empty())
+                    {
+                        if inner.config.broker_role == super::config::BrokerRole::Slave {
+                            *inner.ha_master.lock() = Some(master.to_string());
+                        }
+                    }
                 }
                 Ok(resp) => tracing::warn!(namesrv = %addr, code = resp.code,
                     remark = ?resp.remark, "register refused"),

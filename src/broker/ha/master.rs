@@ -20,7 +20,11 @@ impl HaService {
         let ha = self.clone();
         tokio::spawn(async move {
             loop {
-                match listener.accept().await {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = ha.stop.cancelled() => return,
+                };
+                match accepted {
                     Ok((conn, peer)) => {
                         let _ = conn.set_nodelay(true);
                         tokio::spawn(ha.clone().serve(conn, peer));
@@ -42,7 +46,10 @@ impl HaService {
         self.accepted.fetch_add(1, Ordering::AcqRel);
         tracing::info!(slave = %peer, "slave connected");
         let reports = tokio::spawn(read_reports(self.clone(), read, report_tx));
-        let why = self.stream(write, report_rx).await;
+        let why = tokio::select! {
+            why = self.stream(write, report_rx) => why,
+            _ = self.stop.cancelled() => "the master is shutting down".to_string(),
+        };
         reports.abort();
         self.slaves.fetch_sub(1, Ordering::AcqRel);
         tracing::info!(slave = %peer, reason = %why, "slave disconnected");

@@ -15,6 +15,7 @@ use std::time::Duration;
 use ferrumq_store::MessageStore;
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, Notify};
+use tokio_util::sync::CancellationToken;
 
 /// Largest chunk on the stream (haTransferBatchSize).
 pub const TRANSFER_BATCH: usize = 32 * 1024;
@@ -49,6 +50,8 @@ pub struct HaService {
     waiters: Mutex<BTreeMap<u64, Vec<oneshot::Sender<()>>>>,
     /// A slave further behind than this does not count as in sync (haMaxGapNotInSync).
     max_gap: u64,
+    /// Cancelled by `shutdown`: the listener and every stream stop.
+    stop: CancellationToken,
 }
 
 impl HaService {
@@ -62,6 +65,7 @@ impl HaService {
             appended: Notify::new(),
             waiters: Mutex::new(BTreeMap::new()),
             max_gap,
+            stop: CancellationToken::new(),
         });
         let weak = Arc::downgrade(&ha);
         store.set_append_listener(Arc::new(move |_| {
@@ -72,6 +76,11 @@ impl HaService {
             }
         }));
         ha
+    }
+
+    /// Stops listening and closes every slave's stream.
+    pub fn shutdown(&self) {
+        self.stop.cancel();
     }
 
     /// Slaves connected now.

@@ -8,15 +8,26 @@ use std::time::Duration;
 use ferrumq_store::MessageStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
 
 use super::{HEARTBEAT, HOUSEKEEPING, TRANSFER_BATCH};
 
 /// Pause before dialling again after a failed or lost connection.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
-/// Follows the master whose HA address `master` returns (None: not known yet) until the task
-/// is dropped.
-pub async fn follow<F>(store: Arc<MessageStore>, master: F)
+/// Follows the master whose HA address `master` returns (None: not known yet) until `stop`
+/// is cancelled.
+pub async fn follow<F>(store: Arc<MessageStore>, master: F, stop: CancellationToken)
+where
+    F: Fn() -> Option<String> + Send + 'static,
+{
+    tokio::select! {
+        _ = follow_forever(store, master) => {}
+        _ = stop.cancelled() => {}
+    }
+}
+
+async fn follow_forever<F>(store: Arc<MessageStore>, master: F)
 where
     F: Fn() -> Option<String> + Send + 'static,
 {

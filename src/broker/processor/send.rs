@@ -14,6 +14,8 @@ use ferrumq_store::{
 
 use super::batch::decode_batch;
 use super::{Reject, Reply};
+use crate::broker::config::BrokerRole;
+use crate::broker::ha::Replicated;
 use crate::broker::stats::Stat;
 use crate::broker::topic_config::{
     is_send_forbidden, is_valid_name, now_ms, SendTopic, TopicConfig, DLQ_PREFIX, PERM_WRITE,
@@ -458,7 +460,21 @@ pub(crate) async fn append(
     if result.status != PutStatus::PutOk {
         return Err(put_status_error(result.status));
     }
-    let status = if wait { waiter.await } else { PutStatus::PutOk };
+    let mut status = if wait { waiter.await } else { PutStatus::PutOk };
+    // SYNC_MASTER: answered once a slave has the bytes too.
+    if let (true, PutStatus::PutOk, Some(ha)) = (
+        wait && inner.config.broker_role == BrokerRole::SyncMaster,
+        status,
+        &inner.ha,
+    ) {
+        let end = (result.physical_offset as u64).saturating_add(result.wrote_bytes as u64);
+        let timeout = Duration::from_millis(inner.config.store.sync_flush_timeout_ms);
+        status = match ha.wait_replicated(end, timeout).await {
+            Replicated::Yes => PutStatus::PutOk,
+            Replicated::Timeout => PutStatus::FlushSlaveTimeout,
+            Replicated::NoSlave => PutStatus::SlaveNotAvailable,
+        };
+    }
     Ok((result, status))
 }
 
@@ -503,6 +519,8 @@ fn reply(
     let code = match status {
         PutStatus::PutOk => ResponseCode::Success,
         PutStatus::FlushDiskTimeout => ResponseCode::FlushDiskTimeout,
+        PutStatus::FlushSlaveTimeout => ResponseCode::FlushSlaveTimeout,
+        PutStatus::SlaveNotAvailable => ResponseCode::SlaveNotAvailable,
         other => return Err(put_status_error(other)),
     };
     let (msgs, bytes) = (r.msg_count as u64, r.wrote_bytes as u64);

@@ -122,6 +122,10 @@ pub enum PutStatus {
     PutOk,
     /// stored, but the flush did not finish within syncFlushTimeout
     FlushDiskTimeout,
+    /// stored, but no slave acknowledged it within syncFlushTimeout (SYNC_MASTER)
+    FlushSlaveTimeout,
+    /// stored, but no slave in sync to copy it to (SYNC_MASTER)
+    SlaveNotAvailable,
     /// store shut down or flush failed
     ServiceNotAvailable,
     /// bad topic/body/queue

@@ -1,0 +1,94 @@
+//! A SYNC_MASTER and its slave, in process, over TCP: the slave finds its master's HA port
+//! through the NameServer's registration answer and copies every message; a send is SEND_OK
+//! only once the slave has it, SLAVE_NOT_AVAILABLE while no slave is connected; the slave
+//! refuses sends.
+
+mod broker_util;
+
+use std::time::{Duration, Instant};
+
+use broker_util::*;
+use ferrumq::broker::config::BrokerRole;
+use ferrumq::broker::{start_broker, BrokerConfig, BrokerHandle};
+
+fn slave_config(c: &Cluster, dir: &std::path::Path) -> BrokerConfig {
+    let mut cfg = c.broker_config();
+    cfg.broker_role = BrokerRole::Slave;
+    cfg.broker_id = 1;
+    cfg.store.store_path_root_dir = dir.join("slave-store");
+    cfg
+}
+
+async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn ha_slaves(c: &Cluster) -> usize {
+    let broker = c.broker.as_ref().expect("master running");
+    broker.inner().ha.as_ref().map_or(0, |ha| ha.slaves())
+}
+
+async fn send_to(addr: &str, c: &Cluster, body: &str) -> i32 {
+    let req = send_request("HaTopic", 0, "", body.as_bytes().to_vec(), false);
+    c.client
+        .invoke(addr, req, TIMEOUT)
+        .await
+        .expect("an answer")
+        .code
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_master_answers_send_ok_only_with_its_slave() {
+    let c = Cluster::start_with(|cfg| {
+        cfg.broker_role = BrokerRole::SyncMaster;
+        cfg.store.sync_flush_timeout_ms = 3_000;
+    })
+    .await;
+    // Created first, while no slave is there.
+    c.send("HaTopic", "", b"create").await;
+    let master = c.addr();
+    assert_eq!(
+        send_to(&master, &c, "alone").await,
+        11,
+        "SLAVE_NOT_AVAILABLE"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let slave: BrokerHandle = start_broker(slave_config(&c, dir.path())).await.unwrap();
+    until("the slave connected", || ha_slaves(&c) == 1).await;
+    for i in 0..20 {
+        assert_eq!(send_to(&master, &c, &format!("m{i}")).await, 0, "SEND_OK");
+    }
+    let master_end = c
+        .broker
+        .as_ref()
+        .unwrap()
+        .inner()
+        .store
+        .commit_log_max_offset() as u64;
+    // SEND_OK means the slave has the bytes already.
+    assert!(slave.inner().store.replica_received_offset() >= master_end);
+    // Its own ConsumeQueue has them all ("alone" and the 20; "create" went to a random queue).
+    let master_store = c.broker.as_ref().unwrap().inner().store.clone();
+    until("the slave's queue", || {
+        let want = master_store.max_offset_in_queue("HaTopic", 0);
+        want >= 21 && slave.inner().store.max_offset_in_queue("HaTopic", 0) == want
+    })
+    .await;
+
+    let slave_addr = slave.local_addr().to_string();
+    assert_eq!(
+        send_to(&slave_addr, &c, "to the slave").await,
+        14,
+        "SERVICE_NOT_AVAILABLE"
+    );
+
+    slave.shutdown().await;
+    until("the slave gone", || ha_slaves(&c) == 0).await;
+    assert_eq!(send_to(&master, &c, "alone again").await, 11);
+    c.shutdown().await;
+}
