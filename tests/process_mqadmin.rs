@@ -194,7 +194,25 @@ fn failures_exit_non_zero_with_one_line() {
     let o = mqadmin(&["--help"], None);
     assert!(o.status.success());
     assert!(stdout(&o).contains("consumerProgress"));
+    // All 38 subcommands of the fact sheet are listed.
+    assert_eq!(
+        stdout(&o).lines().filter(|l| l.starts_with("   ")).count(),
+        38
+    );
+    // commons-cli's usage layout (fact sheet 1.5), from `help <cmd>` and from `<cmd> -h`.
     let o = mqadmin(&["help", "updateTopic"], None);
     assert!(o.status.success());
-    assert!(stdout(&o).contains("--clusterName"));
+    assert!(
+        stdout(&o).starts_with(
+            "usage: mqadmin updateTopic -b <arg> | -c <arg>  [-h] [-n <arg>] [-o <arg>] [-p <arg>] [-r <arg>] [-s <arg>] -t\n       <arg> [-u <arg>] [-w <arg>]\n -b,--brokerAddr <arg>       create topic to which broker\n -c,--clusterName <arg>      create topic to which cluster\n"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let o = mqadmin(&["topicList", "-h"], None);
+    assert!(o.status.success());
+    assert!(stdout(&o).starts_with("usage: mqadmin topicList [-c] [-h]"));
+    // A missing required group names what is missing, on the one line.
+    let o = mqadmin(&["updateTopic", "-n", "127.0.0.1:1", "-t", "T"], None);
+    assert!(stderr(&o).contains("--brokerAddr") && stderr(&o).contains("--clusterName"));
 }

@@ -191,7 +191,8 @@ fn print_cluster_table(rows: &[serde_json::Value]) {
 
 /// `-b` or `-c`, one of them required (Apache 4.9.8 silently prints nothing without).
 #[derive(Args, Debug)]
-#[group(id = "target", required = true, multiple = false, args = ["broker", "cluster"])]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["broker", "cluster"])))]
 struct Target {
     /// Broker address
     #[arg(short = 'b', long = "brokerAddr")]

@@ -246,7 +246,7 @@ impl Run for ResetOffsetByTime {
             Ok(t) => Some(t),
         };
         let head = format!(
-            "group[{group}], topic[{topic}], force[{}], timestamp(string)[{}], timestamp(long)[{ts}]",
+            "[{group}], topic[{topic}], force[{}], timestamp(string)[{}], timestamp(long)[{ts}]",
             self.force, self.timestamp
         );
         let Some(table) = table else {
@@ -267,7 +267,7 @@ impl Run for ResetOffsetByTime {
                 print_json(&json!({"online": false, "queues": r}));
                 return Ok(());
             }
-            println!("rollback consumer offset by specified consumer{head}");
+            println!("rollback consumer offset by specified consumerGroup{head}");
             let h = [
                 "#brokerName",
                 "#queueId",
@@ -296,7 +296,7 @@ impl Run for ResetOffsetByTime {
             print_json(&json!({"online": true, "queues": r}));
             return Ok(());
         }
-        println!("rollback consumer offset by specified {head}");
+        println!("rollback consumer offset by specified group{head}");
         println!(
             "{:<40}  {:<40}  {:<40}",
             "#brokerName", "#queueId", "#offset"

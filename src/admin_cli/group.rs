@@ -9,7 +9,8 @@ use crate::protocol::SubscriptionGroupConfig;
 
 /// `-b` or `-c` (one required: Apache prints its usage and exits 0 without).
 #[derive(Args, Debug)]
-#[group(id = "target", required = true, multiple = false, args = ["broker", "cluster"])]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["broker", "cluster"])))]
 struct Target {
     /// create subscription group to which broker
     #[arg(short = 'b', long = "brokerAddr")]

@@ -10,6 +10,7 @@ mod broker;
 mod consumer;
 mod detail;
 mod group;
+mod help;
 mod message;
 mod namesrv;
 mod progress;
@@ -124,12 +125,17 @@ fn parse<T: Args + FromArgMatches>(name: &'static str, args: &[String]) -> Resul
     let cmd = augment(name, clap::Command::new(name).no_binary_name(true));
     let matches = cmd
         .try_get_matches_from(args)
-        .map_err(|e| format!("{name}: {}", first_line(&e.to_string())))?;
-    T::from_arg_matches(&matches).map_err(|e| format!("{name}: {}", first_line(&e.to_string())))
+        .map_err(|e| format!("{name}: {}", clap_error_line(&e.to_string())))?;
+    T::from_arg_matches(&matches)
+        .map_err(|e| format!("{name}: {}", clap_error_line(&e.to_string())))
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or_default().trim().to_string()
+/// A clap error as one line: its first paragraph (the message and what it names), without
+/// the usage and hint that follow.
+fn clap_error_line(s: &str) -> String {
+    let first = s.split("\n\n").next().unwrap_or_default();
+    let words: Vec<&str> = first.split_whitespace().collect();
+    words.join(" ")
 }
 
 fn usage() {
@@ -163,9 +169,7 @@ pub async fn run(args: Vec<String>) -> Result<(), String> {
         let Some(canonical) = find(name) else {
             return Err(format!("the sub command {name} does not exist"));
         };
-        let bin = format!("mqadmin {canonical}");
-        let mut cmd = augment(canonical, clap::Command::new(canonical).bin_name(bin));
-        println!("{}", cmd.render_help());
+        print_help(canonical);
         return Ok(());
     }
     let Some(name) = find(first) else {
@@ -173,7 +177,18 @@ pub async fn run(args: Vec<String>) -> Result<(), String> {
             "the sub command {first} does not exist (mqadmin lists them)"
         ));
     };
-    dispatch(name, args.get(1..).unwrap_or_default()).await
+    let rest = args.get(1..).unwrap_or_default();
+    if rest.iter().any(|a| a == "-h" || a == "--help") {
+        print_help(name);
+        return Ok(());
+    }
+    dispatch(name, rest).await
+}
+
+/// A subcommand's usage (`mqadmin help <cmd>`, `mqadmin <cmd> -h`).
+fn print_help(name: &'static str) {
+    let cmd = augment(name, clap::Command::new(name));
+    print!("{}", help::render(name, &cmd));
 }
 
 /// A client error as one line: the request, the address, RocketMQ's code name and number,

@@ -14,7 +14,8 @@ use crate::protocol::{QueueData, TopicConfig};
 const ORDER_TOPIC_CONFIG: &str = "ORDER_TOPIC_CONFIG";
 
 #[derive(Args, Debug)]
-#[group(id = "target", required = true, multiple = false, args = ["broker", "cluster"])]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["broker", "cluster"])))]
 pub struct UpdateTopic {
     #[command(flatten)]
     common: Common,
@@ -156,7 +157,8 @@ impl Run for DeleteTopic {
 }
 
 #[derive(Args, Debug)]
-#[group(id = "target", multiple = false, args = ["broker", "cluster"])]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("target").args(["broker", "cluster"])))]
 pub struct UpdateTopicPerm {
     #[command(flatten)]
     common: Common,
