@@ -209,6 +209,24 @@ async fn consumers_producers_and_offsets() {
     );
     assert!(!out.contains("%RETRY%"), "{out}");
 
+    // queryMsgById -g -d asks a client to consume the message; an unknown client is not
+    // online, which the broker says.
+    let e = fails(&[
+        "queryMsgById",
+        "-n",
+        &ns,
+        "-i",
+        id,
+        "-g",
+        "cg1",
+        "-d",
+        "no-such-client",
+    ]);
+    assert!(
+        e.contains("CONSUME_MESSAGE_DIRECTLY") && e.contains("not online"),
+        "{e}"
+    );
+
     // resetOffsetByTime with the consumer online: the broker tells it, it consumes again.
     let out = ok(&[
         "resetOffsetByTime",

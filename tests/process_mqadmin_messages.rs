@@ -354,4 +354,38 @@ async fn send_query_and_print_messages() {
         "{e}"
     );
     fails(&["consumeMessage", "-n", &ns, "-t", "NoSuchTopic"]);
+
+    // queryMsgById -s true sends the message again (same topic, body, tags, keys).
+    let out = ok(&[
+        "queryMsgById",
+        "-n",
+        &ns,
+        "-i",
+        &sent.offset_msg_id,
+        "-s",
+        "true",
+    ]);
+    assert!(
+        out.starts_with(&format!(
+            "prepare resend msg. originalMsgId={}SendResult [sendStatus=SEND_OK, msgId=",
+            sent.offset_msg_id
+        )),
+        "{out}"
+    );
+    eventually("the copy indexed by key", || {
+        ok(&["queryMsgByKey", "-n", &ns, "-t", "MsgT", "-k", "order-42"])
+            .lines()
+            .count()
+            == 3
+    });
+    // printMsg --json with a tag filter: both TagB messages, whatever lies between them.
+    let doc = json(&["printMsg", "-n", &ns, "-t", "MsgT", "-s", "TagB", "--json"]);
+    let bodies: Vec<&str> = doc["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|q| q["messages"].as_array().unwrap().iter())
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["order body", "order body"], "{doc}");
 }

@@ -31,7 +31,8 @@ trait Run {
     async fn run(self) -> Result<(), String>;
 }
 
-/// The registry: (name, description, flags type) in the order `mqadmin` lists them.
+/// The registry: (name, description, flags type) in the order `mqadmin` lists them
+/// (Apache 4.9.8's registration order, the commands it has and FerrumQ lacks left out).
 macro_rules! commands {
     ($($name:literal => $ty:ty, $about:literal;)*) => {
         const COMMANDS: &[(&str, &str)] = &[$(($name, $about)),*];
@@ -55,42 +56,42 @@ macro_rules! commands {
 commands! {
     "updateTopic" => topic::UpdateTopic, "Update or create topic";
     "deleteTopic" => topic::DeleteTopic, "Delete topic from broker and NameServer.";
+    "updateSubGroup" => group::UpdateSubGroup, "Update or create subscription group";
+    "deleteSubGroup" => group::DeleteSubGroup, "Delete subscription group from broker.";
+    "updateBrokerConfig" => broker::UpdateBrokerConfig, "Update broker's config";
     "updateTopicPerm" => topic::UpdateTopicPerm, "Update topic perm";
     "topicRoute" => route::TopicRoute, "Examine topic route info";
     "topicStatus" => topic::TopicStatus, "Examine topic Status info";
     "topicClusterList" => route::TopicClusterList, "get cluster info for topic";
-    "topicList" => route::TopicList, "Fetch all topic list from name server";
-    "updateSubGroup" => group::UpdateSubGroup, "Update or create subscription group";
-    "deleteSubGroup" => group::DeleteSubGroup, "Delete subscription group from broker.";
     "brokerStatus" => broker::BrokerStatus, "Fetch broker runtime status data";
-    "consumerProgress" => progress::ConsumerProgress, "Query consumers's progress, speed";
-    "clusterList" => broker::ClusterList, "List all of clusters";
-    "getBrokerConfig" => broker::GetBrokerConfig, "Get broker config by cluster or special broker!";
-    "updateBrokerConfig" => broker::UpdateBrokerConfig, "Update broker's config";
-    "wipeWritePerm" => broker::WipeWritePerm, "Wipe write perm of broker in all name server you defined in the -n param";
-    "addWritePerm" => broker::AddWritePerm, "Add write perm of broker in all name server you defined in the -n param";
-    "consumerConnection" => consumer::ConsumerConnection, "Query consumer's socket connection, client version and subscription";
-    "producerConnection" => consumer::ProducerConnection, "Query producer's socket connection and client version";
-    "consumerStatus" => consumer::ConsumerStatus, "Query consumer's internal data structure";
-    "resetOffsetByTime" => consumer::ResetOffsetByTime, "Reset consumer offset by timestamp(without client restart).";
     "queryMsgById" => message::QueryMsgById, "Query Message by Id";
     "queryMsgByKey" => message::QueryMsgByKey, "Query Message by Key";
     "queryMsgByUniqueKey" => message::QueryMsgByUniqueKey, "Query Message by Unique key";
     "queryMsgByOffset" => message::QueryMsgByOffset, "Query Message by offset";
     "printMsg" => scan::PrintMsg, "Print Message Detail";
     "printMsgByQueue" => scan::PrintMsgByQueue, "Print Message Detail";
-    "sendMessage" => send::SendMessage, "Send a message";
-    "consumeMessage" => scan::ConsumeMessage, "Consume message";
-    "checkMsgSendRT" => send::CheckMsgSendRt, "check message send response time";
-    "clusterRT" => send::ClusterRt, "List All clusters Message Send RT";
-    "allocateMQ" => consumer::AllocateMq, "Allocate MQ";
     "brokerConsumeStats" => stats::BrokerConsumeStats, "Fetch broker consume stats data";
+    "producerConnection" => consumer::ProducerConnection, "Query producer's socket connection and client version";
+    "consumerConnection" => consumer::ConsumerConnection, "Query consumer's socket connection, client version and subscription";
+    "consumerProgress" => progress::ConsumerProgress, "Query consumers's progress, speed";
+    "consumerStatus" => consumer::ConsumerStatus, "Query consumer's internal data structure";
     "cloneGroupOffset" => consumer::CloneGroupOffset, "clone offset from other group.";
-    "statsAll" => stats::StatsAll, "Topic and Consumer tps stats";
-    "getNamesrvConfig" => namesrv::GetNamesrvConfig, "Get configs of name server.";
-    "updateNamesrvConfig" => namesrv::UpdateNamesrvConfig, "Update configs of name server.";
+    "clusterList" => broker::ClusterList, "List all of clusters";
+    "topicList" => route::TopicList, "Fetch all topic list from name server";
     "updateKvConfig" => namesrv::UpdateKvConfig, "Create or update KV config.";
     "deleteKvConfig" => namesrv::DeleteKvConfig, "Delete KV config.";
+    "wipeWritePerm" => broker::WipeWritePerm, "Wipe write perm of broker in all name server you defined in the -n param";
+    "addWritePerm" => broker::AddWritePerm, "Add write perm of broker in all name server you defined in the -n param";
+    "resetOffsetByTime" => consumer::ResetOffsetByTime, "Reset consumer offset by timestamp(without client restart).";
+    "statsAll" => stats::StatsAll, "Topic and Consumer tps stats";
+    "allocateMQ" => consumer::AllocateMq, "Allocate MQ";
+    "checkMsgSendRT" => send::CheckMsgSendRt, "check message send response time";
+    "clusterRT" => send::ClusterRt, "List All clusters Message Send RT";
+    "getNamesrvConfig" => namesrv::GetNamesrvConfig, "Get configs of name server.";
+    "updateNamesrvConfig" => namesrv::UpdateNamesrvConfig, "Update configs of name server.";
+    "getBrokerConfig" => broker::GetBrokerConfig, "Get broker config by cluster or special broker!";
+    "sendMessage" => send::SendMessage, "Send a message";
+    "consumeMessage" => scan::ConsumeMessage, "Consume message";
 }
 
 /// `-n`, shared by every subcommand.

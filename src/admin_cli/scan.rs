@@ -99,12 +99,16 @@ async fn scan_queue(
                 }
                 found(r.messages.into_iter().map(|m| detail!(m)).collect());
             }
-            "NO_MATCHED_MSG" if !scan.stop_unless_found => println!(
-                "{} no matched msg. status=NO_MATCHED_MSG, offset={next}",
-                queue_string(q)
-            ),
+            "NO_MATCHED_MSG" if !scan.stop_unless_found => {
+                if !scan.quiet {
+                    println!(
+                        "{} no matched msg. status=NO_MATCHED_MSG, offset={next}",
+                        queue_string(q)
+                    );
+                }
+            }
             status => {
-                if !scan.stop_unless_found {
+                if !scan.quiet {
                     println!(
                         "{} print msg finished. status={status}, offset={next}",
                         queue_string(q)
@@ -127,8 +131,10 @@ struct Scan<'a> {
     tags: &'a str,
     limit: usize,
     print_consume_ok: bool,
-    /// printMsgByQueue stops silently at any status but FOUND.
+    /// printMsgByQueue stops at any status but FOUND.
     stop_unless_found: bool,
+    /// No status lines (`--json`, printMsgByQueue).
+    quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -169,7 +175,8 @@ impl Run for PrintMsg {
             tags: self.sub.trim(),
             limit: usize::MAX,
             print_consume_ok: false,
-            stop_unless_found: self.json,
+            stop_unless_found: false,
+            quiet: self.json,
         };
         let (mut docs, mut count) = (Vec::new(), 0);
         for q in readable_queues(&admin, self.topic.trim()).await? {
@@ -270,6 +277,7 @@ impl Run for PrintMsgByQueue {
             limit: usize::MAX,
             print_consume_ok: false,
             stop_unless_found: true,
+            quiet: true,
         };
         let (mut tags, mut messages, mut count) = (BTreeMap::<String, u64>::new(), Vec::new(), 0);
         scan_queue(&admin, &scan, &q, (min, max), &mut |batch| {
@@ -407,7 +415,8 @@ impl Run for ConsumeMessage {
             tags: "*",
             limit: self.count,
             print_consume_ok: !self.json,
-            stop_unless_found: self.json,
+            stop_unless_found: false,
+            quiet: self.json,
         };
         let mut docs = Vec::new();
         let mut count = 0;
