@@ -250,42 +250,12 @@ impl Run for ResetOffsetByTime {
             self.force, self.timestamp
         );
         let Some(table) = table else {
-            // No consumer online: the offsets are set at the broker directly.
+            // No consumer online (a 4.9.8 broker): the offsets are set queue by queue.
             let rows = admin
                 .reset_offset_by_time_offline(topic, group, ts, self.force)
                 .await
                 .map_err(|e| fail(&what, e))?;
-            if self.json {
-                let r: Vec<_> = rows
-                    .iter()
-                    .map(|(q, [b, c, t, r])| {
-                        json!({"brokerName": q.broker_name,
-                    "queueId": q.queue_id, "brokerOffset": b, "consumerOffset": c,
-                    "timestampOffset": t, "rollbackOffset": r})
-                    })
-                    .collect();
-                print_json(&json!({"online": false, "queues": r}));
-                return Ok(());
-            }
-            println!("rollback consumer offset by specified consumerGroup{head}");
-            let h = [
-                "#brokerName",
-                "#queueId",
-                "#brokerOffset",
-                "#consumerOffset",
-                "#timestampOffset",
-                "#rollbackOffset",
-            ];
-            println!(
-                "{:<20}  {:<20}  {:<20}  {:<20}  {:<20}  {:<20}",
-                h[0], h[1], h[2], h[3], h[4], h[5]
-            );
-            for (q, [b, c, t, r]) in &rows {
-                println!(
-                    "{:<20}  {:<20}  {b:<20}  {c:<20}  {t:<20}  {r:<20}",
-                    q.broker_name, q.queue_id
-                );
-            }
+            print_rollback(&rows, &head, self.json);
             return Ok(());
         };
         if self.json {
@@ -415,5 +385,40 @@ impl Run for AllocateMq {
         let _ = self.json;
         print_json(&json!({ "result": result }));
         Ok(())
+    }
+}
+
+/// The old method's table: per queue the broker's, the group's and the time's offset and
+/// the one committed.
+fn print_rollback(rows: &[(crate::client::MessageQueue, [i64; 4])], head: &str, json: bool) {
+    if json {
+        let r: Vec<_> = rows
+            .iter()
+            .map(|(q, [b, c, t, r])| {
+                json!({"brokerName": q.broker_name, "queueId": q.queue_id, "brokerOffset": b,
+                    "consumerOffset": c, "timestampOffset": t, "rollbackOffset": r})
+            })
+            .collect();
+        print_json(&json!({"online": false, "queues": r}));
+        return;
+    }
+    println!("rollback consumer offset by specified consumerGroup{head}");
+    let h = [
+        "#brokerName",
+        "#queueId",
+        "#brokerOffset",
+        "#consumerOffset",
+        "#timestampOffset",
+        "#rollbackOffset",
+    ];
+    println!(
+        "{:<20}  {:<20}  {:<20}  {:<20}  {:<20}  {:<20}",
+        h[0], h[1], h[2], h[3], h[4], h[5]
+    );
+    for (q, [b, c, t, r]) in rows {
+        println!(
+            "{:<20}  {:<20}  {b:<20}  {c:<20}  {t:<20}  {r:<20}",
+            q.broker_name, q.queue_id
+        );
     }
 }
