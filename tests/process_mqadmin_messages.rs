@@ -388,4 +388,73 @@ async fn send_query_and_print_messages() {
         .map(|m| m["body"].as_str().unwrap())
         .collect();
     assert_eq!(bodies, ["order body", "order body"], "{doc}");
+
+    // --json on the other read commands: one document with the table's fields.
+    let off = sent.queue_offset.to_string();
+    let doc = json(&[
+        "queryMsgByUniqueKey",
+        "-n",
+        &ns,
+        "-t",
+        "MsgT",
+        "-i",
+        &sent.msg_id,
+        "--json",
+    ]);
+    assert_eq!(doc["messages"][0]["offsetId"], sent.offset_msg_id.as_str());
+    let doc = json(&[
+        "queryMsgByOffset",
+        "-n",
+        &ns,
+        "-t",
+        "MsgT",
+        "-b",
+        "b1",
+        "-i",
+        "0",
+        "-o",
+        &off,
+        "--json",
+    ]);
+    assert_eq!(doc["messages"][0]["keys"], "order-42");
+    let doc = json(&[
+        "printMsgByQueue",
+        "-n",
+        &ns,
+        "-t",
+        "MsgT",
+        "-a",
+        "b1",
+        "-i",
+        "0",
+        "--json",
+    ]);
+    assert!(
+        doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["tag"] == "TagB"),
+        "{doc}"
+    );
+    let doc = json(&[
+        "consumeMessage",
+        "-n",
+        &ns,
+        "-t",
+        "MsgT",
+        "-c",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(doc["messages"].as_array().unwrap().len(), 1, "{doc}");
+    let doc = json(&["topicList", "-n", &ns, "--json"]);
+    assert!(
+        doc["topicList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "MsgT"),
+        "{doc}"
+    );
 }

@@ -293,6 +293,18 @@ async fn stats_clone_allocate_and_rt() {
         .collect();
     assert_eq!(qids, ["0", "1", "2", "3", "0"]);
     assert!(lines[6].starts_with("Avg RT: "), "{out}");
+    let doc = json(&[
+        "checkMsgSendRT",
+        "-n",
+        &ns,
+        "-t",
+        "StT",
+        "-a",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(doc["sends"].as_array().unwrap().len(), 2, "{doc}");
+    assert!(doc["avgRtMs"].is_number(), "{doc}");
     fails(&["checkMsgSendRT", "-n", &ns, "-t", "NoSuchTopic"]);
 
     // clusterRT: sends to the topic named after each broker, one round.
