@@ -582,7 +582,10 @@ mod tests {
         assert_eq!(cfg.ha_listen_port, 30000);
         assert_eq!(cfg.ha_master_address.as_deref(), Some("10.0.0.1:10912"));
         assert_eq!(cfg.ha_max_gap_not_in_sync, 1024);
-        for bad in ["brokerRole=SLAVE\nbrokerId=0", "brokerRole=SYNC_MASTER\nbrokerId=1"] {
+        for bad in [
+            "brokerRole=SLAVE\nbrokerId=0",
+            "brokerRole=SYNC_MASTER\nbrokerId=1",
+        ] {
             let err = BrokerConfig::default()
                 .apply(&parse_properties(bad))
                 .unwrap_err()

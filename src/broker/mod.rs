@@ -77,6 +77,8 @@ pub struct BrokerInner {
     ha_port: OnceLock<u16>,
     /// A slave's master HA address, as the NameServer last answered a registration.
     pub ha_master: parking_lot::Mutex<Option<String>>,
+    /// A slave's master (remoting address), from the same answer: tables are copied from it.
+    pub master_addr: parking_lot::Mutex<Option<String>>,
     /// Stops the slave's replication stream at shutdown.
     ha_stop: tokio_util::sync::CancellationToken,
     /// brokerIP1 and the port actually bound; set once right after binding.
@@ -146,6 +148,7 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         ha,
         ha_port: OnceLock::new(),
         ha_master: Default::default(),
+        master_addr: Default::default(),
         ha_stop: Default::default(),
         topics: topic_config::TopicConfigManager::load(&config)?,
         offsets: offsets::ConsumerOffsetManager::load(config_dir.clone())?,
@@ -193,8 +196,9 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
     bind_ha(&inner).await?;
     let (stop, stop_rx) = watch::channel(false);
     register::register_all(&inner).await;
-    let mut tasks = spawn_background(&inner, stop_rx);
+    let mut tasks = spawn_background(&inner, stop_rx.clone());
     if inner.config.broker_role == config::BrokerRole::Slave {
+        tasks.push(copy_tables_from_master(&inner, stop_rx));
         let weak = Arc::downgrade(&inner);
         let configured = inner.config.ha_master_address.clone();
         let master = move || {
@@ -350,6 +354,30 @@ where
             tokio::select! {
                 _ = tick.tick() => f(inner.clone()).await,
                 _ = stop.changed() => return,
+            }
+        }
+    })
+}
+
+/// A slave copies its master's tables once the master is known, then every
+/// `metadata::SYNC_EVERY`.
+fn copy_tables_from_master(
+    inner: &Arc<BrokerInner>,
+    stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let last = Arc::new(parking_lot::Mutex::new(None::<std::time::Instant>));
+    periodic(inner, stop, Duration::from_secs(1), move |i| {
+        let last = last.clone();
+        async move {
+            let Some(master) = i.master_addr.lock().clone() else {
+                return;
+            };
+            let due = last
+                .lock()
+                .is_none_or(|t| t.elapsed() >= ha::metadata::SYNC_EVERY);
+            if due {
+                *last.lock() = Some(std::time::Instant::now());
+                ha::metadata::sync_once(&i, &master).await;
             }
         }
     })

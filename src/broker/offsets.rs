@@ -39,6 +39,17 @@ impl ConsumerOffsetManager {
         })
     }
 
+    /// A slave takes its master's offsets (GET_ALL_CONSUMER_OFFSET body): the master's
+    /// entries win, entries only the slave has stay.
+    pub fn mirror(&self, body: &[u8]) -> Result<(), String> {
+        let file: OffsetFile = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        let mut table = self.table.lock();
+        for (k, queues) in file.offset_table {
+            table.insert(k, queues);
+        }
+        Ok(())
+    }
+
     pub fn commit(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
         self.table
             .lock()

@@ -58,14 +58,14 @@ pub async fn register_all(inner: &BrokerInner) {
             {
                 Ok(resp) if resp.code == i32::from(ResponseCode::Success) => {
                     tracing::debug!(namesrv = %addr, "registered");
-                    // A slave learns its master's HA address from the answer.
-                    if let Some(master) = resp
-                        .ext_fields
-                        .get("haServerAddr")
-                        .filter(|a| !a.is_empty())
-                    {
-                        if inner.config.broker_role == super::config::BrokerRole::Slave {
-                            *inner.ha_master.lock() = Some(master.to_string());
+                    // A slave learns its master's addresses from the answer.
+                    if inner.config.broker_role == super::config::BrokerRole::Slave {
+                        let field = |k| resp.ext_fields.get(k).filter(|a| !a.is_empty());
+                        if let Some(ha) = field("haServerAddr") {
+                            *inner.ha_master.lock() = Some(ha.to_string());
+                        }
+                        if let Some(master) = field("masterAddr") {
+                            *inner.master_addr.lock() = Some(master.to_string());
                         }
                     }
                 }

@@ -82,6 +82,13 @@ impl ScheduleService {
         })
     }
 
+    /// A slave takes its master's delay-level offsets (GET_ALL_DELAY_OFFSET body).
+    pub fn mirror(&self, body: &[u8]) -> Result<(), String> {
+        let file: DelayOffsetFile = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        self.offsets.lock().extend(file.offset_table);
+        Ok(())
+    }
+
     pub fn max_level(&self) -> usize {
         self.levels_ms.len()
     }

@@ -109,6 +109,14 @@ impl SubscriptionGroupManager {
         Some((g, true))
     }
 
+    /// A slave takes its master's groups (GET_ALL_SUBSCRIPTIONGROUP_CONFIG body).
+    pub fn mirror(&self, body: &[u8]) -> Result<(), String> {
+        let master: SubscriptionGroupWrapper =
+            serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        *self.table.write() = master;
+        Ok(())
+    }
+
     /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP.
     pub fn upsert(&self, g: SubscriptionGroupConfig) {
         let mut table = self.table.write();

@@ -295,6 +295,20 @@ impl TopicConfigManager {
         removed
     }
 
+    /// A slave takes its master's table (GET_ALL_TOPIC_CONFIG) when its version differs;
+    /// returns whether it changed. Written later by `persist_if_dirty`.
+    pub fn mirror(&self, master: TopicConfigSerializeWrapper) -> bool {
+        let mut table = self.table.write();
+        if table.data_version == master.data_version
+            && table.topic_config_table.len() == master.topic_config_table.len()
+        {
+            return false;
+        }
+        *table = master;
+        self.dirty.store(true, Ordering::Release);
+        true
+    }
+
     /// Writes topics.json if a request path created a topic since the last write. Blocking.
     pub fn persist_if_dirty(&self) {
         if self.dirty.swap(false, Ordering::AcqRel) {

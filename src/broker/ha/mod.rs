@@ -5,6 +5,7 @@
 //! acknowledged its bytes (`HaService::wait_replicated`): many sends share one ack.
 
 pub mod master;
+pub mod metadata;
 pub mod slave;
 
 use std::collections::BTreeMap;
