@@ -187,6 +187,38 @@ pub fn print_tracks(tracks: &[(String, String, String)]) {
     }
 }
 
+/// A JSON array written item by item, so a long scan's `--json` document is streamed
+/// instead of held in memory.
+pub struct JsonItems {
+    first: bool,
+}
+
+impl JsonItems {
+    /// Prints `prefix` and the opening bracket.
+    pub fn open(prefix: &str) -> Self {
+        print!("{prefix}[");
+        JsonItems { first: true }
+    }
+
+    pub fn push(&mut self, v: &serde_json::Value) {
+        self.push_raw_start();
+        print!("{v}");
+    }
+
+    /// Starts an item the caller prints itself.
+    pub fn push_raw_start(&mut self) {
+        if !self.first {
+            print!(",");
+        }
+        self.first = false;
+    }
+
+    /// Prints the closing bracket and `suffix`.
+    pub fn close(self, suffix: &str) {
+        print!("]{suffix}");
+    }
+}
+
 /// Set once Ctrl-C was pressed: long scans stop at the next message.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 

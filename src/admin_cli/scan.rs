@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use clap::Args;
 use serde_json::json;
 
-use super::detail::{detail, interrupted, progress, progress_done, stop_on_ctrl_c, Detail};
+use super::detail::{
+    detail, interrupted, progress, progress_done, stop_on_ctrl_c, Detail, JsonItems,
+};
 use super::message::broker_addr;
 use super::table::{now_ms, parse_time, queue_string};
 use super::{fail, java_bool, print_json, Common, Run};
@@ -178,38 +180,42 @@ impl Run for PrintMsg {
             stop_unless_found: false,
             quiet: self.json,
         };
-        let (mut docs, mut count) = (Vec::new(), 0);
+        let mut count = 0;
+        let mut queues_out = self.json.then(|| JsonItems::open("{\"queues\":"));
         for q in readable_queues(&admin, self.topic.trim()).await? {
             let addr = broker_addr(&admin, &q).await?;
             let (min, max) = range(&admin, &addr, &q, begin, end).await?;
-            if !self.json {
+            let mut messages = None;
+            if let Some(out) = queues_out.as_mut() {
+                // The queue object is an item of "queues", its messages streamed inside it.
+                out.push_raw_start();
+                let head = format!(
+                    "{{\"queue\":{},\"minOffset\":{min},\"maxOffset\":{max},\"messages\":",
+                    queue_json(&q)
+                );
+                messages = Some(JsonItems::open(&head));
+            } else {
                 println!("minOffset={min}, maxOffset={max}, {}", queue_string(&q));
             }
-            let mut messages = Vec::new();
             scan_queue(&admin, &scan, &q, (min, max), &mut |batch| {
                 count += batch.len();
                 progress(count);
                 for d in batch {
-                    if self.json {
-                        messages.push(d.to_json());
-                    } else {
-                        println!("{}", d.msg_line(self.print_body));
+                    match messages.as_mut() {
+                        Some(m) => m.push(&d.to_json()),
+                        None => println!("{}", d.msg_line(self.print_body)),
                     }
                 }
             })
             .await?;
-            if self.json {
-                docs.push(
-                    json!({"queue": queue_json(&q), "minOffset": min, "maxOffset": max,
-                    "messages": messages}),
-                );
-            } else {
-                println!("{}", "-".repeat(56));
+            match messages {
+                Some(m) => m.close("}"),
+                None => println!("{}", "-".repeat(56)),
             }
         }
         progress_done();
-        if self.json {
-            print_json(&json!({ "queues": docs }));
+        if let Some(out) = queues_out {
+            out.close("}\n");
         }
         Ok(())
     }
@@ -279,17 +285,25 @@ impl Run for PrintMsgByQueue {
             stop_unless_found: true,
             quiet: true,
         };
-        let (mut tags, mut messages, mut count) = (BTreeMap::<String, u64>::new(), Vec::new(), 0);
+        let mut tags = BTreeMap::<String, u64>::new();
+        let mut count = 0;
+        // --json: the messages (with -p, as the table) streamed, then the tag counts.
+        let mut messages = self.json.then(|| {
+            JsonItems::open(&format!(
+                "{{\"queue\":{},\"minOffset\":{min},\"maxOffset\":{max},\"messages\":",
+                queue_json(&q)
+            ))
+        });
         scan_queue(&admin, &scan, &q, (min, max), &mut |batch| {
             count += batch.len();
             progress(count);
             for d in batch {
                 let tag = d.property("TAGS").unwrap_or("null").to_string();
                 *tags.entry(tag).or_default() += 1;
-                if self.json {
-                    messages.push(d.to_json());
-                } else if self.print {
-                    println!("{}", d.msg_line(self.print_body));
+                match messages.as_mut() {
+                    Some(m) if self.print => m.push(&d.to_json()),
+                    None if self.print => println!("{}", d.msg_line(self.print_body)),
+                    _ => {}
                 }
             }
         })
@@ -297,15 +311,12 @@ impl Run for PrintMsgByQueue {
         progress_done();
         let mut by_count: Vec<(String, u64)> = tags.into_iter().collect();
         by_count.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        if self.json {
+        if let Some(m) = messages {
             let t: Vec<_> = by_count
                 .iter()
                 .map(|(t, n)| json!({"tag": t, "count": n}))
                 .collect();
-            print_json(
-                &json!({"queue": queue_json(&q), "minOffset": min, "maxOffset": max,
-                "messages": messages, "tags": t}),
-            );
+            m.close(&format!(",\"tags\":{}}}\n", serde_json::Value::from(t)));
             return Ok(());
         }
         if self.calculate {
