@@ -3,8 +3,12 @@
 //! `NAMESRV_ADDR` when `-n` is absent, `--json` on every read command. A failure is an
 //! `Err` with one line (the binary prints `mqadmin: <line>` and exits 1).
 //!
-//! One file per subject: topics, brokers, groups, messages, NameServer; `table.rs` holds
-//! the shared formatting (perm letters, times, RocketMQ's toString forms).
+//! One file per subject: `topic.rs` (changes to a topic, topicStatus), `route.rs` (topic
+//! lookups), `broker.rs`, `group.rs` (subscription groups), `progress.rs`
+//! (consumerProgress), `consumer.rs` (live clients, offsets, assignment), `status.rs`
+//! (consumerStatus' report), `message.rs` (lookups), `scan.rs` (queue scans), `send.rs`,
+//! `stats.rs`, `namesrv.rs`. Shared: `table.rs` (perm letters, times, RocketMQ's toString
+//! forms), `detail.rs` (how a message is shown), `help.rs` (commons-cli's usage layout).
 
 mod broker;
 mod consumer;
