@@ -79,6 +79,8 @@ pub struct BrokerInner {
     pub ha_master: parking_lot::Mutex<Option<String>>,
     /// A slave's master (remoting address), from the same answer: tables are copied from it.
     pub master_addr: parking_lot::Mutex<Option<String>>,
+    /// A slave's offsets committed while its master was away, for the master.
+    pub slave_offsets: ha::slave_offsets::PendingOffsets,
     /// Stops the slave's replication stream at shutdown.
     ha_stop: tokio_util::sync::CancellationToken,
     /// brokerIP1 and the port actually bound; set once right after binding.
@@ -149,6 +151,7 @@ pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerEr
         ha_port: OnceLock::new(),
         ha_master: Default::default(),
         master_addr: Default::default(),
+        slave_offsets: Default::default(),
         ha_stop: Default::default(),
         topics: topic_config::TopicConfigManager::load(&config)?,
         offsets: offsets::ConsumerOffsetManager::load(config_dir.clone())?,
@@ -372,10 +375,12 @@ fn copy_tables_from_master(
             let Some(master) = i.master_addr.lock().clone() else {
                 return;
             };
+            // Offsets committed here go to the master first, or the copy would undo them.
+            let handed = i.slave_offsets.is_empty() || i.slave_offsets.hand_over(&i, &master).await;
             let due = last
                 .lock()
                 .is_none_or(|t| t.elapsed() >= ha::metadata::SYNC_EVERY);
-            if due {
+            if due && handed {
                 *last.lock() = Some(std::time::Instant::now());
                 ha::metadata::sync_once(&i, &master).await;
             }

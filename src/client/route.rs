@@ -25,6 +25,7 @@ const DEFAULT_TOPIC: &str = "TBW102";
 #[derive(Debug)]
 pub(crate) struct PublishInfo {
     pub queues: Vec<MessageQueue>,
+    /// Broker name → its master's address (for reads, its slave's while the master is down).
     pub masters: HashMap<String, String>,
 }
 
@@ -137,17 +138,31 @@ impl RouteCache {
     }
 }
 
-/// Queues with `need` permission on brokers that have a master, in broker-name order.
+/// Queues with `need` permission on brokers that have a master, in broker-name order. For
+/// reads a broker whose master is down is reached through its slave (lowest id) instead:
+/// consumers go on reading what was replicated.
 fn queues_of(
     topic: &str,
     route: &TopicRouteData,
     need: i32,
     count: impl Fn(&crate::protocol::QueueData) -> i32,
 ) -> PublishInfo {
+    let read = need == perm::READ;
     let masters: HashMap<String, String> = route
         .broker_datas
         .iter()
-        .filter_map(|b| Some((b.broker_name.clone(), b.broker_addrs.get(&0)?.clone())))
+        .filter_map(|b| {
+            let addr = b.broker_addrs.get(&0).or_else(|| {
+                read.then(|| {
+                    b.broker_addrs
+                        .iter()
+                        .min_by_key(|(id, _)| **id)
+                        .map(|(_, a)| a)
+                })
+                .flatten()
+            })?;
+            Some((b.broker_name.clone(), addr.clone()))
+        })
         .collect();
     let mut datas: Vec<_> = route.queue_datas.iter().collect();
     datas.sort_by(|a, b| a.broker_name.cmp(&b.broker_name));

@@ -7,6 +7,7 @@
 pub mod master;
 pub mod metadata;
 pub mod slave;
+pub mod slave_offsets;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

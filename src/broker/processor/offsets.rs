@@ -42,6 +42,9 @@ pub fn update_consumer_offset(inner: &BrokerInner, req: &RemotingCommand) -> Rep
     let (topic, queue_id) = topic_queue(req)?;
     let offset: i64 = ext.num("commitOffset")?;
     inner.offsets.commit(group, topic, queue_id, offset);
+    if inner.config.is_slave() {
+        inner.slave_offsets.record(group, topic, queue_id, offset);
+    }
     Ok(success(req, []))
 }
 

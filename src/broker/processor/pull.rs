@@ -142,6 +142,17 @@ fn check_access(inner: &BrokerInner, h: &PullHeader) -> Result<(), Reject> {
         None if h.topic.starts_with(RETRY_PREFIX) => {
             inner.topics.get_or_create_system(&h.topic, 1, 6).0
         }
+        // A slave can hold a topic's messages before its copy of the master's topics (every
+        // 10 s) names it, and keep them after the master died in between: it serves them.
+        None if inner.config.is_slave()
+            && inner.store.max_offset_in_queue(&h.topic, h.queue_id) > 0 =>
+        {
+            Arc::new(crate::broker::topic_config::TopicConfig::new(
+                &h.topic,
+                h.queue_id.saturating_add(1),
+                6,
+            ))
+        }
         None => {
             return Err(Reject::new(
                 ResponseCode::TopicNotExist,

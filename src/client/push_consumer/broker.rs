@@ -178,17 +178,29 @@ impl Inner {
             }
             return;
         }
+        let request = || {
+            let mut ext = ExtFields::with_capacity(4);
+            ext.insert("consumerGroup", &self.cfg.group);
+            ext.insert("topic", &q.topic);
+            ext.insert_display("queueId", q.queue_id);
+            ext.insert_display("commitOffset", offset);
+            RemotingCommand::new_request(RequestCode::UpdateConsumerOffset, ext)
+        };
         let Some(addr) = self.master(&q.broker_name) else {
             return;
         };
-        let mut ext = ExtFields::with_capacity(4);
-        ext.insert("consumerGroup", &self.cfg.group);
-        ext.insert("topic", &q.topic);
-        ext.insert_display("queueId", q.queue_id);
-        ext.insert_display("commitOffset", offset);
-        let req = RemotingCommand::new_request(RequestCode::UpdateConsumerOffset, ext);
-        if let Err(e) = self.call(&addr, req).await {
-            tracing::warn!(queue = ?q, error = %e, "offset commit failed");
+        if self.call(&addr, request()).await.is_ok() {
+            return;
+        }
+        // The broker may be gone (a master down: its slave takes the commit) or moved.
+        self.refresh_masters(&q.topic).await;
+        match self.master(&q.broker_name) {
+            Some(now) if now != addr => {
+                if let Err(e) = self.call(&now, request()).await {
+                    tracing::warn!(queue = ?q, error = %e, "offset commit failed");
+                }
+            }
+            _ => tracing::warn!(queue = ?q, broker = %addr, "offset commit failed"),
         }
     }
 
