@@ -31,7 +31,7 @@ mod push_consumer;
 mod route;
 mod transaction;
 
-pub use admin::{Admin, QueueProgress};
+pub use admin::{Admin, MessageDetail, MessageTrack, PullOutcome, QueueProgress};
 pub use error::ClientError;
 pub use group::allocate_averagely;
 pub use idempotent::IdempotentWindow;

@@ -12,6 +12,9 @@ mod namesrv;
 mod topic;
 mod track;
 
+pub use message::{MessageDetail, PullOutcome};
+pub use track::MessageTrack;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
