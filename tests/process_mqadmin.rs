@@ -1,33 +1,15 @@
 //! `mqadmin` against the real `mqnamesrv` and `mqbroker` binaries: each subcommand's output
 //! layout and values, and failures exiting non-zero with one line.
 
-use std::process::{Command, Output};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use ferrumq::client::{ConsumeResult, Message, Producer, PushConsumer};
+use ferrumq::client::{Message, Producer};
+use mqadmin_util::{mqadmin, start_counting_consumer, stderr, stdout};
 use process_util::{start_broker, start_namesrv};
 
+mod mqadmin_util;
 mod process_util;
-
-fn mqadmin(args: &[&str], namesrv_env: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mqadmin"));
-    cmd.args(args).env_remove("NAMESRV_ADDR");
-    if let Some(ns) = namesrv_env {
-        cmd.env("NAMESRV_ADDR", ns);
-    }
-    cmd.output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_commands_and_progress() {
@@ -115,20 +97,7 @@ async fn topic_commands_and_progress() {
 
     // Progress of a group that consumed everything (a push consumer: its heartbeat creates
     // the group's retry topic, which mqadmin routes by) and committed at shutdown.
-    let got = Arc::new(AtomicUsize::new(0));
-    let seen = got.clone();
-    let consumer = PushConsumer::builder(&ns)
-        .group("adm-progress")
-        .subscribe("AdmT", "*")
-        .start(move |_| {
-            let seen = seen.clone();
-            async move {
-                seen.fetch_add(1, Ordering::SeqCst);
-                ConsumeResult::Success
-            }
-        })
-        .await
-        .unwrap();
+    let (consumer, got) = start_counting_consumer(&ns, "adm-progress", "AdmT").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let p = Producer::builder(&ns).build().unwrap();
     for i in 0..6 {

@@ -2,36 +2,17 @@
 //! with the SDK's push consumer and transactional producer: consumerConnection,
 //! producerConnection, consumerStatus, resetOffsetByTime, and queryMsgById's track section.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use ferrumq::client::{ConsumeResult, Message, Producer, PushConsumer, TransactionState};
-use mqadmin_util::{eventually, fails, header, json, mqadmin, ok, ok_in};
+use ferrumq::client::{Message, Producer, TransactionState};
+use mqadmin_util::{
+    create_topic, eventually, eventually_owns, fails, header, json, mqadmin, ok, ok_in,
+    start_counting_consumer,
+};
 use process_util::{start_broker, start_namesrv};
 
 mod mqadmin_util;
 mod process_util;
-
-fn create_topic(ns: &str, topic: &str) {
-    ok(&[
-        "updateTopic",
-        "-n",
-        ns,
-        "-c",
-        "PC",
-        "-t",
-        topic,
-        "-r",
-        "2",
-        "-w",
-        "2",
-    ]);
-    eventually("topic routed", || {
-        mqadmin(&["topicRoute", "-n", ns, "-t", topic], None)
-            .status
-            .success()
-    });
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_producers_and_offsets() {
@@ -39,31 +20,11 @@ async fn consumers_producers_and_offsets() {
     let (_ns, ns_port) = start_namesrv(dir.path());
     let (_broker, _port) = start_broker(dir.path(), ns_port, "");
     let ns = format!("127.0.0.1:{ns_port}");
-    create_topic(&ns, "CliT");
+    create_topic(&ns, "CliT", "2");
 
-    let got = Arc::new(AtomicUsize::new(0));
-    let seen = got.clone();
-    let consumer = PushConsumer::builder(&ns)
-        .group("cg1")
-        .subscribe("CliT", "*")
-        .start(move |_| {
-            let seen = seen.clone();
-            async move {
-                seen.fetch_add(1, Ordering::SeqCst);
-                ConsumeResult::Success
-            }
-        })
-        .await
-        .unwrap();
+    let (consumer, got) = start_counting_consumer(&ns, "cg1", "CliT").await;
     let client_id = consumer.client_id().to_string();
-    eventually("consumer owns the queues", || {
-        consumer
-            .assigned()
-            .iter()
-            .filter(|q| q.topic == "CliT")
-            .count()
-            == 2
-    });
+    eventually_owns(&consumer, "CliT", 2);
     let p = Producer::builder(&ns).build().unwrap();
     let mut sent = Vec::new();
     for i in 0..4 {

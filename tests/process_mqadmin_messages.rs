@@ -4,32 +4,11 @@
 //! checked against what the SDK's producer was told; each failure case is one line.
 
 use ferrumq::client::{Message, MessageQueue, Producer};
-use mqadmin_util::{eventually, fails, header, json, mqadmin, ok};
+use mqadmin_util::{create_topic, eventually, fails, header, json, mqadmin, ok};
 use process_util::{start_broker, start_namesrv};
 
 mod mqadmin_util;
 mod process_util;
-
-fn create_topic(ns: &str, topic: &str, queues: &str) {
-    ok(&[
-        "updateTopic",
-        "-n",
-        ns,
-        "-c",
-        "PC",
-        "-t",
-        topic,
-        "-r",
-        queues,
-        "-w",
-        queues,
-    ]);
-    eventually("topic routed", || {
-        mqadmin(&["topicRoute", "-n", ns, "-t", topic], None)
-            .status
-            .success()
-    });
-}
 
 /// The value after a detail-block label (`"%-20s %s"`).
 fn field<'a>(out: &'a str, label: &str) -> &'a str {

@@ -2,36 +2,16 @@
 //! getNamesrvConfig, updateNamesrvConfig, updateKvConfig, deleteKvConfig, allocateMQ,
 //! brokerConsumeStats, cloneGroupOffset, statsAll, checkMsgSendRT, clusterRT.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use ferrumq::client::{Admin, ConsumeResult, Message, Producer, PushConsumer};
-use mqadmin_util::{eventually, fails, header, json, mqadmin, ok};
+use ferrumq::client::{Admin, Message, Producer};
+use mqadmin_util::{
+    create_topic, eventually, eventually_owns, fails, header, json, ok, start_counting_consumer,
+};
 use process_util::{start_broker, start_namesrv};
 
 mod mqadmin_util;
 mod process_util;
-
-fn create_topic(ns: &str, topic: &str, queues: &str) {
-    ok(&[
-        "updateTopic",
-        "-n",
-        ns,
-        "-c",
-        "PC",
-        "-t",
-        topic,
-        "-r",
-        queues,
-        "-w",
-        queues,
-    ]);
-    eventually("topic routed", || {
-        mqadmin(&["topicRoute", "-n", ns, "-t", topic], None)
-            .status
-            .success()
-    });
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namesrv_config_and_kv() {
@@ -127,28 +107,8 @@ async fn stats_clone_allocate_and_rt() {
     fails(&["allocateMQ", "-n", &ns, "-t", "NoSuchTopic", "-i", "c1"]);
 
     // A group that consumed everything sent.
-    let got = Arc::new(AtomicUsize::new(0));
-    let seen = got.clone();
-    let consumer = PushConsumer::builder(&ns)
-        .group("sg")
-        .subscribe("StT", "*")
-        .start(move |_| {
-            let seen = seen.clone();
-            async move {
-                seen.fetch_add(1, Ordering::SeqCst);
-                ConsumeResult::Success
-            }
-        })
-        .await
-        .unwrap();
-    eventually("consumer owns the queues", || {
-        consumer
-            .assigned()
-            .iter()
-            .filter(|q| q.topic == "StT")
-            .count()
-            == 4
-    });
+    let (consumer, got) = start_counting_consumer(&ns, "sg", "StT").await;
+    eventually_owns(&consumer, "StT", 4);
     let p = Producer::builder(&ns).build().unwrap();
     for i in 0..8 {
         p.send(Message::new("StT", format!("m{i}"))).await.unwrap();

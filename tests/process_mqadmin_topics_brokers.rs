@@ -5,7 +5,7 @@
 //! failure case exits non-zero with one line.
 
 use ferrumq::client::{Message, MessageQueue, Producer};
-use mqadmin_util::{eventually, fails, header, json, ok};
+use mqadmin_util::{create_topic, eventually, fails, header, json, ok};
 use process_util::{start_broker, start_namesrv};
 
 mod mqadmin_util;
@@ -15,27 +15,6 @@ mod process_util;
 fn route_perm(ns: &str, topic: &str) -> i64 {
     let route = json(&["topicRoute", "-n", ns, "-t", topic, "--json"]);
     route["queueDatas"][0]["perm"].as_i64().unwrap()
-}
-
-fn create_topic(ns: &str, topic: &str, queues: &str) {
-    ok(&[
-        "updateTopic",
-        "-n",
-        ns,
-        "-c",
-        "PC",
-        "-t",
-        topic,
-        "-r",
-        queues,
-        "-w",
-        queues,
-    ]);
-    eventually("topic routed", || {
-        mqadmin_util::mqadmin(&["topicRoute", "-n", ns, "-t", topic], None)
-            .status
-            .success()
-    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

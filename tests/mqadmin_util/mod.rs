@@ -3,7 +3,11 @@
 #![allow(dead_code)]
 
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use ferrumq::client::{ConsumeResult, PushConsumer};
 
 /// Runs `mqadmin args` with NAMESRV_ADDR unset (or set to `namesrv_env`).
 pub fn mqadmin(args: &[&str], namesrv_env: Option<&str>) -> Output {
@@ -81,4 +85,62 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 /// The first line of `out`.
 pub fn header(out: &str) -> &str {
     out.lines().next().unwrap_or_default()
+}
+
+/// Creates `topic` on cluster PC with `queues` read and write queues, then waits until the
+/// NameServer routes it.
+pub fn create_topic(ns: &str, topic: &str, queues: &str) {
+    ok(&[
+        "updateTopic",
+        "-n",
+        ns,
+        "-c",
+        "PC",
+        "-t",
+        topic,
+        "-r",
+        queues,
+        "-w",
+        queues,
+    ]);
+    eventually("topic routed", || {
+        mqadmin(&["topicRoute", "-n", ns, "-t", topic], None)
+            .status
+            .success()
+    });
+}
+
+/// Starts a push consumer of `group` on `topic` that only counts the messages it consumes.
+pub async fn start_counting_consumer(
+    ns: &str,
+    group: &str,
+    topic: &str,
+) -> (PushConsumer, Arc<AtomicUsize>) {
+    let got = Arc::new(AtomicUsize::new(0));
+    let seen = got.clone();
+    let consumer = PushConsumer::builder(ns)
+        .group(group)
+        .subscribe(topic, "*")
+        .start(move |_| {
+            let seen = seen.clone();
+            async move {
+                seen.fetch_add(1, Ordering::SeqCst);
+                ConsumeResult::Success
+            }
+        })
+        .await
+        .unwrap();
+    (consumer, got)
+}
+
+/// Waits until `consumer` has been assigned `queues` queues of `topic`.
+pub fn eventually_owns(consumer: &PushConsumer, topic: &str, queues: usize) {
+    eventually("consumer owns the queues", || {
+        consumer
+            .assigned()
+            .iter()
+            .filter(|q| q.topic == topic)
+            .count()
+            == queues
+    });
 }
