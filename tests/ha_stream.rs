@@ -229,3 +229,106 @@ async fn a_cut_stream_resumes_at_the_slaves_offset() {
         b.len()
     );
 }
+
+/// Everything a store's CommitLog holds, from its first byte.
+fn log_bytes(store: &MessageStore) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = store.commit_log_min_offset() as u64;
+    while let Some(chunk) = store.replica_read(at, 1 << 20) {
+        out.extend_from_slice(&chunk);
+        at += chunk.len() as u64;
+    }
+    out
+}
+
+fn reopen(store: Arc<MessageStore>, dir: &std::path::Path) -> Arc<MessageStore> {
+    store.shutdown();
+    drop(store);
+    MessageStore::open(config(dir)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_master_with_an_unreplicated_tail_cuts_it_before_following() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A is master (term 1); B follows it.
+    let a = MessageStore::open(config(a_dir.path())).unwrap();
+    a.begin_epoch().unwrap();
+    let ha_a = HaService::new(a.clone(), 256 << 20);
+    let addr_a = ha_a
+        .listen("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .to_string();
+    let b = MessageStore::open(config(b_dir.path())).unwrap();
+    for i in 0..100 {
+        put(&a, i);
+    }
+    let follower = tokio::spawn(slave::follow(
+        b.clone(),
+        move || Some(addr_a.clone()),
+        Default::default(),
+    ));
+    until("B caught up", || {
+        b.commit_log_max_offset() == a.commit_log_max_offset()
+    })
+    .await;
+    follower.abort();
+    ha_a.shutdown();
+    let agreed = b.commit_log_max_offset() as u64;
+    // A writes a tail B never gets, then dies; B is promoted (term 2) and takes writes.
+    for i in 100..130 {
+        put(&a, i);
+    }
+    let a_end = a.commit_log_max_offset() as u64;
+    assert!(a_end > agreed);
+    let b = reopen(b, b_dir.path());
+    assert_eq!(b.begin_epoch().unwrap().start, agreed);
+    for i in 500..540 {
+        put(&b, i);
+    }
+    let ha_b = HaService::new(b.clone(), 256 << 20);
+    let addr_b = ha_b
+        .listen("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .to_string();
+
+    // A comes back as B's slave: its tail (from `agreed`) is not B's log. It is told to cut
+    // there, stops following, and has changed nothing yet.
+    let a = reopen(a, a_dir.path());
+    let addr = addr_b.clone();
+    let follower = tokio::spawn(slave::follow(
+        a.clone(),
+        move || Some(addr.clone()),
+        Default::default(),
+    ));
+    tokio::time::timeout(Duration::from_secs(20), follower)
+        .await
+        .expect("A stops following a master it disagrees with")
+        .unwrap();
+    assert_eq!(
+        a.commit_log_max_offset() as u64,
+        a_end,
+        "nothing cut while open"
+    );
+
+    // Restarted, A has cut its tail, follows B and ends with B's log byte for byte.
+    let a = reopen(a, a_dir.path());
+    assert_eq!(a.commit_log_max_offset() as u64, agreed);
+    let addr = addr_b.clone();
+    let follower = tokio::spawn(slave::follow(
+        a.clone(),
+        move || Some(addr.clone()),
+        Default::default(),
+    ));
+    until("A caught up with B", || {
+        a.commit_log_max_offset() == b.commit_log_max_offset()
+    })
+    .await;
+    follower.abort();
+    a.debug_wait_dispatched();
+    b.debug_wait_dispatched();
+    assert!(log_bytes(&a) == log_bytes(&b), "the logs differ");
+    assert_eq!(queues(&a), queues(&b));
+    assert_eq!(a.epochs(), b.epochs());
+}

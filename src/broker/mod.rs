@@ -140,9 +140,17 @@ pub struct BrokerHandle {
 /// when free), registers with the NameServers and starts the background tasks.
 pub async fn start_broker(config: BrokerConfig) -> Result<BrokerHandle, BrokerError> {
     let store_cfg = config.store.clone();
-    let store = tokio::task::spawn_blocking(move || MessageStore::open(store_cfg))
-        .await
-        .map_err(|e| BrokerError::Config(format!("store open task failed: {e}")))??;
+    let master = config.broker_role != config::BrokerRole::Slave;
+    let store = tokio::task::spawn_blocking(move || {
+        let store = MessageStore::open(store_cfg)?;
+        // A master's term starts here: slaves compare logs by terms (ha/handshake.rs).
+        if master {
+            store.begin_epoch()?;
+        }
+        Ok::<_, StoreError>(store)
+    })
+    .await
+    .map_err(|e| BrokerError::Config(format!("store open task failed: {e}")))??;
     let config_dir = config.config_dir();
     let ha = (config.broker_role != config::BrokerRole::Slave)
         .then(|| ha::HaService::new(store.clone(), config.ha_max_gap_not_in_sync));

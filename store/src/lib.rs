@@ -14,6 +14,7 @@ pub mod config;
 mod consume_queue;
 pub mod disk;
 mod dispatch;
+mod epoch;
 pub mod error;
 mod fences;
 mod flush;
@@ -30,6 +31,7 @@ mod threads;
 mod waiter;
 
 pub use config::{DiskFullPolicy, FlushDiskType, RecoverCorruptPolicy, StoreConfig};
+pub use epoch::{common_end, Epoch};
 pub use error::{RecordError, StoreError};
 pub use get::RecordFilter;
 pub use index::civil_from_days;

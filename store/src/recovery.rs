@@ -49,7 +49,7 @@ impl Inner {
         if crashed {
             tracing::warn!(root = %self.root.display(), "abort file present: last exit was a crash; recovering");
         }
-        let end = self.commit_log.recover(
+        let mut end = self.commit_log.recover(
             start_index,
             RecoverLimits {
                 check_crc: self.config.check_crc_on_recover,
@@ -57,6 +57,20 @@ impl Inner {
                 policy: self.config.recover_corrupt_policy,
             },
         )?;
+        let truncate = self.root.join(crate::epoch::TRUNCATE_FILE);
+        if let Some(cut) = std::fs::read_to_string(&truncate)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .filter(|&cut| cut < end)
+        {
+            tracing::warn!(
+                from = cut,
+                to = end,
+                "cutting the tail this slave's master never had"
+            );
+            self.commit_log.cut_for_replica(cut)?;
+            end = cut;
+        }
         let min = self.commit_log.min_offset();
         let mut from = cp.map_or(min, |c| c.dispatched_offset).min(end);
         // Before recovery cuts or deletes ConsumeQueue or index entries, the checkpoint on
@@ -120,6 +134,12 @@ impl Inner {
         }
         self.commit_log
             .set_queue_offsets(queue_offsets_from(&self.cqs.read()));
+        if truncate.exists() {
+            self.io
+                .remove_file(&truncate)
+                .and_then(|()| self.io.sync_dir(&self.root))
+                .map_err(|e| StoreError::io(&truncate, e))?;
+        }
         Ok(())
     }
 }

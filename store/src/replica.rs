@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 
+use crate::epoch::{self, Epoch};
 use crate::error::StoreError;
 use crate::store::MessageStore;
 
@@ -28,5 +29,46 @@ impl MessageStore {
         self.inner.wake_dispatcher();
         self.inner.wake_warmer_if_needed();
         Ok(received)
+    }
+
+    /// The replication terms this store's log went through, oldest first.
+    pub fn epochs(&self) -> Vec<Epoch> {
+        self.inner.epochs.lock().clone()
+    }
+
+    /// A master starting: a new term begins at the end of its log (written before it
+    /// takes a send).
+    pub fn begin_epoch(&self) -> Result<Epoch, StoreError> {
+        let mut epochs = self.inner.epochs.lock();
+        let next = Epoch {
+            epoch: epochs.last().map_or(1, |e| e.epoch + 1),
+            start: self.inner.commit_log.max_offset(),
+        };
+        let mut new = epochs.clone();
+        new.push(next);
+        epoch::store(&self.inner.root, &self.inner.io, &new)?;
+        *epochs = new;
+        Ok(next)
+    }
+
+    /// A slave takes its master's terms (after the handshake found their logs agree).
+    pub fn adopt_epochs(&self, master: &[Epoch]) -> Result<(), StoreError> {
+        let mut epochs = self.inner.epochs.lock();
+        if epochs.as_slice() == master {
+            return Ok(());
+        }
+        epoch::store(&self.inner.root, &self.inner.io, master)?;
+        *epochs = master.to_vec();
+        Ok(())
+    }
+
+    /// A slave whose log ran past its master's: the log is cut at `offset` at the next open
+    /// (no reader may see bytes vanish). Durable before it returns.
+    pub fn request_replica_truncation(&self, offset: u64) -> Result<(), StoreError> {
+        let path = self.inner.root.join(epoch::TRUNCATE_FILE);
+        self.inner
+            .io
+            .write_atomic(&path, offset.to_string().as_bytes())
+            .map_err(|e| StoreError::io(&path, e))
     }
 }

@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     pub dispatched: AtomicU64,
     pub listener: RwLock<Option<ArrivalListener>>,
     pub append_listener: OnceLock<AppendListener>,
+    /// Replication terms (`epoch.rs`).
+    pub epochs: Mutex<Vec<crate::epoch::Epoch>>,
     pub flush: FlushService,
     pub stopping: AtomicBool,
     /// sticky: a CommitLog flush failed, no more acks
@@ -323,6 +325,7 @@ impl MessageStore {
             &disk,
         )?;
         let fences = crate::fences::load(&root);
+        let epochs = crate::epoch::load(&root)?;
         let cqs = load_cqs(
             &root,
             config.mapped_file_size_consume_queue_entries.max(1),
@@ -337,6 +340,7 @@ impl MessageStore {
             dispatched: AtomicU64::new(0),
             listener: RwLock::new(None),
             append_listener: OnceLock::new(),
+            epochs: Mutex::new(epochs),
             flush: FlushService::default(),
             stopping: AtomicBool::new(false),
             flush_failed: AtomicBool::new(false),

@@ -10,7 +10,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use super::{HaService, HEARTBEAT, HOUSEKEEPING, TRANSFER_BATCH};
+use super::{handshake, HaService, HEARTBEAT, HOUSEKEEPING, TRANSFER_BATCH};
 
 impl HaService {
     /// Listens for slaves on `bind`; returns the address bound (port 0 picks one).
@@ -39,9 +39,14 @@ impl HaService {
         Ok(addr)
     }
 
-    async fn serve(self: Arc<Self>, conn: TcpStream, peer: SocketAddr) {
+    async fn serve(self: Arc<Self>, mut conn: TcpStream, peer: SocketAddr) {
+        let first = match tokio::time::timeout(HOUSEKEEPING, self.opening(&mut conn)).await {
+            Ok(Ok(first)) => first,
+            Ok(Err(why)) => return tracing::warn!(slave = %peer, reason = %why, "slave refused"),
+            Err(_) => return tracing::warn!(slave = %peer, "slave silent after connecting"),
+        };
         let (read, write) = conn.into_split();
-        let (report_tx, report_rx) = watch::channel(None);
+        let (report_tx, report_rx) = watch::channel(first);
         self.slaves.fetch_add(1, Ordering::AcqRel);
         self.accepted.fetch_add(1, Ordering::AcqRel);
         tracing::info!(slave = %peer, "slave connected");
@@ -53,6 +58,37 @@ impl HaService {
         reports.abort();
         self.slaves.fetch_sub(1, Ordering::AcqRel);
         tracing::info!(slave = %peer, reason = %why, "slave disconnected");
+    }
+
+    /// The first bytes: FerrumQ's handshake (answered; None: the first report follows), or a
+    /// classic slave's first report. Err: a slave whose log ran past ours, told where to
+    /// cut, or one that does not speak the protocol.
+    async fn opening(&self, conn: &mut TcpStream) -> Result<Option<u64>, String> {
+        let mut first = [0u8; 8];
+        conn.read_exact(&mut first)
+            .await
+            .map_err(|e| format!("read failed: {e}"))?;
+        if first[..4] != handshake::MAGIC {
+            return u64::try_from(i64::from_be_bytes(first))
+                .map(Some)
+                .map_err(|_| "a negative first report".to_string());
+        }
+        let hello = handshake::read_hello(conn, first)
+            .await
+            .map_err(|e| format!("bad handshake: {e}"))?;
+        let epochs = self.store.epochs();
+        let max = self.store.commit_log_max_offset() as u64;
+        let agreed = ferrumq_store::common_end(&epochs, max, &hello.epochs, hello.log_end);
+        handshake::send_answer(conn, agreed, &epochs)
+            .await
+            .map_err(|e| format!("answer failed: {e}"))?;
+        if agreed < hello.log_end {
+            return Err(format!(
+                "its log runs past this master's from offset {agreed} (it ends at {}): told to cut it there",
+                hello.log_end
+            ));
+        }
+        Ok(None)
     }
 
     /// Streams chunks from the slave's first report on; returns why it stopped.

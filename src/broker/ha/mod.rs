@@ -4,6 +4,7 @@
 //! the same offsets and reports again (`slave`). A SYNC_MASTER send is answered once a slave
 //! acknowledged its bytes (`HaService::wait_replicated`): many sends share one ack.
 
+pub mod handshake;
 pub mod master;
 pub mod metadata;
 pub mod slave;

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::{HEARTBEAT, HOUSEKEEPING, TRANSFER_BATCH};
+use super::{handshake, HEARTBEAT, HOUSEKEEPING, TRANSFER_BATCH};
 
 /// Pause before dialling again after a failed or lost connection.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
@@ -34,17 +34,63 @@ where
     loop {
         if let Some(addr) = master() {
             match TcpStream::connect(&addr).await {
-                Ok(conn) => {
+                Ok(mut conn) => {
                     let _ = conn.set_nodelay(true);
-                    tracing::info!(master = %addr, from = store.replica_received_offset(), "following the master");
-                    let why = copy(&store, conn).await;
-                    tracing::warn!(master = %addr, reason = %why, "replication stream ended; reconnecting");
+                    match agree(&store, &mut conn).await {
+                        Ok(()) => {
+                            tracing::info!(master = %addr, from = store.replica_received_offset(), "following the master");
+                            let why = copy(&store, conn).await;
+                            tracing::warn!(master = %addr, reason = %why, "replication stream ended; reconnecting");
+                        }
+                        Err(Opening::Diverged(at)) => {
+                            tracing::error!(master = %addr, cut_at = at,
+                                "this slave's log runs past its master's: it is cut there at the next start; restart this broker");
+                            return;
+                        }
+                        Err(Opening::Failed(why)) => {
+                            tracing::warn!(master = %addr, reason = %why, "handshake failed; reconnecting")
+                        }
+                    }
                 }
                 Err(e) => tracing::debug!(master = %addr, error = %e, "master not reachable"),
             }
         }
         tokio::time::sleep(RECONNECT_PAUSE).await;
     }
+}
+
+enum Opening {
+    /// The master's log and this one part at this offset: cut here, then follow.
+    Diverged(u64),
+    Failed(String),
+}
+
+/// FerrumQ's handshake: this log's end and terms against the master's. When they agree the
+/// master's terms are kept; when this log runs past the master's, the cut is recorded (made
+/// at the next open, before any reader).
+async fn agree(store: &MessageStore, conn: &mut TcpStream) -> Result<(), Opening> {
+    let hello = handshake::Hello {
+        log_end: store.replica_received_offset(),
+        epochs: store.epochs(),
+    };
+    let exchange = async {
+        handshake::send_hello(conn, &hello).await?;
+        handshake::read_answer(conn).await
+    };
+    let (agreed, epochs) = match tokio::time::timeout(HOUSEKEEPING, exchange).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => return Err(Opening::Failed(e.to_string())),
+        Err(_) => return Err(Opening::Failed("no answer".into())),
+    };
+    if agreed < hello.log_end {
+        store
+            .request_replica_truncation(agreed)
+            .map_err(|e| Opening::Failed(format!("cut not recorded: {e}")))?;
+        return Err(Opening::Diverged(agreed));
+    }
+    store
+        .adopt_epochs(&epochs)
+        .map_err(|e| Opening::Failed(format!("terms not written: {e}")))
 }
 
 /// One connection: report, then apply chunks until something fails; returns why.

@@ -96,6 +96,16 @@ impl CommitLog {
     }
 
     /// Truncates the file holding `end` at `end` and deletes files after it.
+    /// Cuts the log at `end` below what recovery kept: a slave's tail its new master never
+    /// had (`replica_truncate`). Only while opening, before any reader exists.
+    pub(crate) fn cut_for_replica(&self, end: u64) -> Result<(), StoreError> {
+        self.cut_at(end)?;
+        self.max_offset.store(end, Ordering::Release);
+        self.received.store(end, Ordering::Release);
+        self.flushed_offset.fetch_min(end, Ordering::AcqRel);
+        Ok(())
+    }
+
     fn cut_at(&self, end: u64) -> Result<(), StoreError> {
         for f in self.files.snapshot() {
             if f.start_offset() <= end && end < f.end_offset() {
