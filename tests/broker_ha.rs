@@ -92,3 +92,35 @@ async fn a_sync_master_answers_send_ok_only_with_its_slave() {
     assert_eq!(send_to(&master, &c, "alone again").await, 11);
     c.shutdown().await;
 }
+
+async fn suggestion(c: &Cluster) -> String {
+    let r = c
+        .call(pull_request("slow-readers", "SlowTopic", 0, 0, 0x4, "*", 0))
+        .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    field(&r, "suggestWhichBrokerId").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_far_behind_is_pointed_at_the_slave_only_with_slave_read_enable() {
+    // "Far behind" is any lag at accessMessageInMemoryMaxRatio 0.
+    let c = Cluster::start_with(|cfg| {
+        cfg.slave_read_enable = true;
+        cfg.access_message_in_memory_max_ratio = 0;
+    })
+    .await;
+    for i in 0..3 {
+        c.send_to("SlowTopic", 0, "", format!("m{i}").as_bytes())
+            .await;
+    }
+    assert_eq!(suggestion(&c).await, "1", "whichBrokerWhenConsumeSlowly");
+    c.shutdown().await;
+
+    let c = Cluster::start_with(|cfg| cfg.access_message_in_memory_max_ratio = 0).await;
+    for i in 0..3 {
+        c.send_to("SlowTopic", 0, "", format!("m{i}").as_bytes())
+            .await;
+    }
+    assert_eq!(suggestion(&c).await, "0", "slaveReadEnable is off");
+    c.shutdown().await;
+}

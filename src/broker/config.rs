@@ -61,6 +61,10 @@ pub struct BrokerConfig {
     /// haMaxGapNotInSync (4.x haSlaveFallbehindMax): a slave further behind than this many
     /// bytes does not count for SYNC_MASTER (SLAVE_NOT_AVAILABLE)
     pub ha_max_gap_not_in_sync: u64,
+    /// slaveReadEnable: a consumer far behind is pointed at a slave (suggestWhichBrokerId)
+    pub slave_read_enable: bool,
+    /// accessMessageInMemoryMaxRatio: "far behind" is more than this % of RAM
+    pub access_message_in_memory_max_ratio: u64,
     /// brokerPermission
     pub broker_permission: i32,
     /// autoCreateTopicEnable
@@ -121,6 +125,8 @@ impl Default for BrokerConfig {
             broker_role: BrokerRole::AsyncMaster,
             ha_master_address: None,
             ha_max_gap_not_in_sync: 256 * 1024 * 1024,
+            slave_read_enable: false,
+            access_message_in_memory_max_ratio: 40,
             broker_permission: 6,
             auto_create_topic_enable: true,
             auto_create_subscription_group: true,
@@ -292,6 +298,10 @@ impl BrokerConfig {
             "haMaxGapNotInSync" | "haSlaveFallbehindMax" => {
                 self.ha_max_gap_not_in_sync = ranged(k, v, 0, u64::MAX)?
             }
+            "slaveReadEnable" => self.slave_read_enable = parse_bool(v),
+            "accessMessageInMemoryMaxRatio" => {
+                self.access_message_in_memory_max_ratio = ranged(k, v, 0, 100)?
+            }
             "brokerPermission" => self.broker_permission = ranged(k, v, 0, 7)?,
             "autoCreateTopicEnable" => self.auto_create_topic_enable = parse_bool(v),
             "autoCreateSubscriptionGroup" => self.auto_create_subscription_group = parse_bool(v),
@@ -406,6 +416,11 @@ impl BrokerConfig {
                 self.ha_master_address.clone().unwrap_or_default(),
             ),
             ("haMaxGapNotInSync", self.ha_max_gap_not_in_sync.to_string()),
+            ("slaveReadEnable", self.slave_read_enable.to_string()),
+            (
+                "accessMessageInMemoryMaxRatio",
+                self.access_message_in_memory_max_ratio.to_string(),
+            ),
             ("brokerPermission", self.broker_permission.to_string()),
             (
                 "autoCreateTopicEnable",

@@ -114,7 +114,32 @@ fn answer(
     } else {
         inner.stats.add(Stat::GetMiss, cluster, 1, 1);
     }
-    reply(req, code, result)
+    let suggest = suggested_broker(inner, h, &result);
+    reply(req, code, result, suggest)
+}
+
+/// suggestWhichBrokerId: the master (0), unless slaveReadEnable is on and this consumer is
+/// so far behind that its messages are unlikely to be in the page cache (more than
+/// accessMessageInMemoryMaxRatio % of RAM behind the log's end): then the group's
+/// whichBrokerWhenConsumeSlowly (a slave), as RocketMQ. Unlike RocketMQ, a slave with
+/// slaveReadEnable=false still serves the pull (its master may be down) and points back at
+/// the master.
+fn suggested_broker(inner: &BrokerInner, h: &PullHeader, r: &GetMessageResult) -> i64 {
+    if !inner.config.slave_read_enable {
+        return 0;
+    }
+    let first = r.messages.first().and_then(|m| {
+        let at = ferrumq_store::message::POS_PHYSICAL_OFFSET;
+        m.get(at..at + 8)?.try_into().ok().map(i64::from_be_bytes)
+    });
+    let behind = first.map_or(0, |p| inner.store.commit_log_max_offset().saturating_sub(p));
+    let group = inner.groups.get(&h.group);
+    let ratio = inner.config.access_message_in_memory_max_ratio;
+    if behind as u64 > total_memory() / 100 * ratio {
+        group.map_or(1, |g| g.which_broker_when_consume_slowly)
+    } else {
+        group.map_or(0, |g| g.broker_id)
+    }
 }
 
 fn check_access(inner: &BrokerInner, h: &PullHeader) -> Result<(), Reject> {
@@ -291,11 +316,35 @@ fn pull_once(
     (code, r)
 }
 
-fn reply(req: &RemotingCommand, code: ResponseCode, r: GetMessageResult) -> RemotingCommand {
+/// This machine's RAM in bytes (MemTotal), read once; 0 when unknown.
+fn total_memory() -> u64 {
+    static TOTAL: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TOTAL.get_or_init(|| {
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|t| {
+                let line = t.lines().find(|l| l.starts_with("MemTotal:"))?;
+                let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kb * 1024)
+            })
+            .unwrap_or(0)
+    })
+}
+
+fn reply(
+    req: &RemotingCommand,
+    code: ResponseCode,
+    r: GetMessageResult,
+    suggest: i64,
+) -> RemotingCommand {
     let mut resp = req.response_to(code, None);
     let ext = &mut resp.ext_fields;
     ext.reserve(4);
-    ext.insert("suggestWhichBrokerId", "0");
+    if suggest == 0 {
+        ext.insert("suggestWhichBrokerId", "0");
+    } else {
+        ext.insert_display("suggestWhichBrokerId", suggest);
+    }
     ext.insert_display("nextBeginOffset", r.next_begin_offset);
     ext.insert_display("minOffset", r.min_offset);
     ext.insert_display("maxOffset", r.max_offset);
