@@ -4,9 +4,9 @@
 
 mod broker_util;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use broker_util::*;
 use ferrumq::client::{
@@ -38,30 +38,17 @@ fn average_allocation_matches_rocketmq() {
     );
 }
 
-type Seen = Arc<Mutex<BTreeMap<String, usize>>>;
-
 async fn start(c: &Cluster, seen: Seen) -> PushConsumer {
     PushConsumer::builder(&c.namesrv_addr())
         .group("push-g")
         .subscribe("PushTopic", "*")
-        .start(move |m| {
-            let seen = seen.clone();
-            async move {
-                let body = String::from_utf8_lossy(&m.body).into_owned();
-                *seen.lock().unwrap().entry(body).or_insert(0) += 1;
-                ConsumeResult::Success
-            }
-        })
+        .start(counting(seen))
         .await
         .unwrap()
 }
 
-async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_until(what: &str, ok: impl FnMut() -> bool) {
+    wait_until_within(what, Duration::from_secs(15), ok).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,12 +123,7 @@ async fn reconsume_later_comes_back_through_the_retry_topic() {
         .await
         .unwrap();
     wait_until("queues assigned", || {
-        consumer
-            .assigned()
-            .iter()
-            .filter(|q| q.topic == "PushTopic")
-            .count()
-            == 4
+        assigned_count(&consumer, "PushTopic") == 4
     })
     .await;
     p.send(Message::new("PushTopic", "again")).await.unwrap();
@@ -163,27 +145,14 @@ async fn answers_running_info_and_applies_an_offset_reset() {
     let p = Producer::builder(&c.namesrv_addr()).build().unwrap();
     p.send(Message::new("PushAdmin", "warm-up")).await.unwrap();
     let seen: Seen = Default::default();
-    let counted = seen.clone();
     let consumer = PushConsumer::builder(&c.namesrv_addr())
         .group("push-admin")
         .subscribe("PushAdmin", "*")
-        .start(move |m| {
-            let seen = counted.clone();
-            async move {
-                let body = String::from_utf8_lossy(&m.body).into_owned();
-                *seen.lock().unwrap().entry(body).or_insert(0) += 1;
-                ConsumeResult::Success
-            }
-        })
+        .start(counting(seen.clone()))
         .await
         .unwrap();
     wait_until("queues assigned", || {
-        consumer
-            .assigned()
-            .iter()
-            .filter(|q| q.topic == "PushAdmin")
-            .count()
-            == 4
+        assigned_count(&consumer, "PushAdmin") == 4
     })
     .await;
     for i in 0..5 {
@@ -235,14 +204,7 @@ async fn broadcaster(c: &Cluster, file: std::path::PathBuf, seen: Seen) -> PushC
         .group("push-bc")
         .subscribe("PushBc", "*")
         .broadcasting(file)
-        .start(move |m| {
-            let seen = seen.clone();
-            async move {
-                let body = String::from_utf8_lossy(&m.body).into_owned();
-                *seen.lock().unwrap().entry(body).or_insert(0) += 1;
-                ConsumeResult::Success
-            }
-        })
+        .start(counting(seen))
         .await
         .unwrap()
 }
@@ -309,12 +271,7 @@ async fn orderly_consumption_keeps_order_and_moves_a_poison_message_to_the_dlq()
         .await
         .unwrap();
     wait_until("locked queues", || {
-        consumer
-            .assigned()
-            .iter()
-            .filter(|q| q.topic == "PushOrder")
-            .count()
-            == 4
+        assigned_count(&consumer, "PushOrder") == 4
     })
     .await;
     let mut queue = None;

@@ -5,8 +5,8 @@
 
 mod broker_util;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker_util::*;
@@ -14,14 +14,8 @@ use ferrumq::client::{Admin, ConsumeResult, Message, Producer, PushConsumer, Pus
 use ferrumq::protocol::ResponseCode;
 use tokio::sync::Semaphore;
 
-type Seen = Arc<Mutex<BTreeMap<String, usize>>>;
-
-async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn wait_until(what: &str, ok: impl FnMut() -> bool) {
+    wait_until_within(what, Duration::from_secs(20), ok).await
 }
 
 async fn one_queue_topic(c: &Cluster, topic: &str) {
@@ -159,27 +153,14 @@ async fn sql92_subscription_gets_only_matching_messages() {
     );
 
     let seen: Seen = Default::default();
-    let counted = seen.clone();
     let consumer = PushConsumer::builder(&c.namesrv_addr())
         .group("sql-good")
         .subscribe_sql("SqlPush", "a > 5 AND region = 'eu'")
-        .start(move |m| {
-            let seen = counted.clone();
-            async move {
-                let body = String::from_utf8_lossy(&m.body).into_owned();
-                *seen.lock().unwrap().entry(body).or_insert(0) += 1;
-                ConsumeResult::Success
-            }
-        })
+        .start(counting(seen.clone()))
         .await
         .unwrap();
     wait_until("queues assigned", || {
-        consumer
-            .assigned()
-            .iter()
-            .filter(|q| q.topic == "SqlPush")
-            .count()
-            == 4
+        assigned_count(&consumer, "SqlPush") == 4
     })
     .await;
     for a in 1..=10 {
@@ -208,16 +189,6 @@ async fn sql92_subscription_gets_only_matching_messages() {
     c.shutdown().await;
 }
 
-fn counting(
-    seen: Seen,
-) -> impl Fn(ferrumq::client::ReceivedMessage) -> std::future::Ready<ConsumeResult> {
-    move |m| {
-        let body = String::from_utf8_lossy(&m.body).into_owned();
-        *seen.lock().unwrap().entry(body).or_insert(0) += 1;
-        std::future::ready(ConsumeResult::Success)
-    }
-}
-
 /// Every message of `0..n` seen; returns how many were seen more than once.
 fn duplicates(seen: &Seen, n: usize) -> usize {
     let seen = seen.lock().unwrap();
@@ -242,10 +213,7 @@ async fn consumers_joining_and_leaving_mid_stream_lose_nothing() {
             .start(counting(seen.clone()))
     };
     let a = start("churn").await.unwrap();
-    wait_until("A owns the 4 queues", || {
-        a.assigned().iter().filter(|q| q.topic == "Churn").count() == 4
-    })
-    .await;
+    wait_until("A owns the 4 queues", || assigned_count(&a, "Churn") == 4).await;
     let n = 600;
     let mut b = None;
     for i in 0..n {
@@ -261,10 +229,7 @@ async fn consumers_joining_and_leaving_mid_stream_lose_nothing() {
         }
     }
     let b = b.unwrap();
-    wait_until("B owns the 4 queues", || {
-        b.assigned().iter().filter(|q| q.topic == "Churn").count() == 4
-    })
-    .await;
+    wait_until("B owns the 4 queues", || assigned_count(&b, "Churn") == 4).await;
     wait_until("all messages", || {
         let seen = seen.lock().unwrap();
         (0..n).all(|i| seen.contains_key(&format!("s{i:04}")))
@@ -291,12 +256,7 @@ async fn a_broker_restart_mid_stream_loses_nothing() {
         .await
         .unwrap();
     wait_until("queues assigned", || {
-        consumer
-            .assigned()
-            .iter()
-            .filter(|q| q.topic == "Restart")
-            .count()
-            == 4
+        assigned_count(&consumer, "Restart") == 4
     })
     .await;
     for i in 0..100 {

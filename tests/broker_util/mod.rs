@@ -2,10 +2,13 @@
 //! ephemeral ports, and helpers that speak to them over TCP like the C++ client does.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ferrumq::broker::{start_broker, BrokerConfig, BrokerHandle};
+use ferrumq::client::{ConsumeResult, PushConsumer, ReceivedMessage};
 use ferrumq::namesrv::{start_namesrv, NamesrvConfig, NamesrvHandle};
 use ferrumq::protocol::{ExtFields, RemotingCommand, RequestCode};
 use ferrumq::remoting::{ClientConfig, RemotingClient};
@@ -314,4 +317,34 @@ pub fn heartbeat_body(client_id: &str, group: &str, topic: &str, sub: &str) -> V
         r#"{{"clientID":"{client_id}","consumerDataSet":[{{"consumeFromWhere":0,"consumeType":1,"groupName":"{group}","messageModel":1,"subscriptionDataSet":[{{"codeSet":[0],"subString":"{sub}","subVersion":"1700000000000","tagsSet":["{sub}"],"topic":"{topic}"}}]}}]}}"#
     )
     .into_bytes()
+}
+
+/// Message bodies a test consumer handled, with how many times each.
+pub type Seen = Arc<Mutex<BTreeMap<String, usize>>>;
+
+/// A push-consumer handler that records each body in `seen` and succeeds.
+pub fn counting(seen: Seen) -> impl Fn(ReceivedMessage) -> std::future::Ready<ConsumeResult> {
+    move |m| {
+        let body = String::from_utf8_lossy(&m.body).into_owned();
+        *seen.lock().unwrap().entry(body).or_insert(0) += 1;
+        std::future::ready(ConsumeResult::Success)
+    }
+}
+
+/// Polls `ok` every 50 ms; panics naming `what` once `limit` has passed.
+pub async fn wait_until_within(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How many of `topic`'s queues `consumer` is assigned.
+pub fn assigned_count(consumer: &PushConsumer, topic: &str) -> usize {
+    consumer
+        .assigned()
+        .iter()
+        .filter(|q| q.topic == topic)
+        .count()
 }
