@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use clap::Args;
 use serde_json::json;
 
+use super::scan::readable_queues;
 use super::table::{now_ms, parse_time, version_desc};
 use super::{fail, java_bool, print_json, Common, Run};
 use crate::protocol::{Connection, ResponseCode};
@@ -349,23 +350,7 @@ pub struct AllocateMq {
 impl Run for AllocateMq {
     async fn run(self) -> Result<(), String> {
         let topic = self.topic.trim();
-        let route = self
-            .common
-            .admin()?
-            .topic_route(topic)
-            .await
-            .map_err(|e| fail(format!("route of {topic}"), e))?;
-        let mut queues = Vec::new();
-        for q in route.queue_datas.iter().filter(|q| q.perm & 4 != 0) {
-            for id in 0..q.read_queue_nums {
-                queues.push(crate::client::MessageQueue {
-                    topic: topic.to_string(),
-                    broker_name: q.broker_name.clone(),
-                    queue_id: id,
-                });
-            }
-        }
-        queues.sort();
+        let queues = readable_queues(&self.common.admin()?, topic).await?;
         let mut ids: Vec<String> = self
             .ip_list
             .split(',')

@@ -29,6 +29,7 @@ mod topic;
 use clap::{Args, FromArgMatches};
 
 use crate::client::{Admin, ClientError};
+use crate::protocol::TopicRouteData;
 
 /// One subcommand: its flags (clap `Args`) and what it does.
 trait Run {
@@ -211,6 +212,14 @@ fn describe(e: &ClientError) -> String {
 /// `<what>: <error>`, the line the binary prints after `mqadmin: `.
 fn fail(what: impl std::fmt::Display, e: ClientError) -> String {
     format!("{what}: {}", describe(&e))
+}
+
+/// `topic`'s route from the NameServer; a failure reads "route of <topic>: <error>".
+async fn route_of(admin: &Admin, topic: &str) -> Result<TopicRouteData, String> {
+    admin
+        .topic_route(topic)
+        .await
+        .map_err(|e| fail(format!("route of {topic}"), e))
 }
 
 /// Prints one JSON document.

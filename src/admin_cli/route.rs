@@ -7,7 +7,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::table::{cut, perm_letters};
-use super::{fail, print_json, Common, Run};
+use super::{fail, print_json, route_of, Common, Run};
 use crate::protocol::QueueData;
 
 #[derive(Args, Debug)]
@@ -123,12 +123,7 @@ pub struct TopicRoute {
 impl Run for TopicRoute {
     async fn run(self) -> Result<(), String> {
         let topic = self.topic.trim();
-        let route = self
-            .common
-            .admin()?
-            .topic_route(topic)
-            .await
-            .map_err(|e| fail(format!("route of {topic}"), e))?;
+        let route = route_of(&self.common.admin()?, topic).await?;
         if !self.list || self.json {
             let text = if self.json {
                 serde_json::to_string(&route)
@@ -216,10 +211,7 @@ impl Run for TopicClusterList {
             .cluster_info()
             .await
             .map_err(|e| fail("cluster info", e))?;
-        let route = admin
-            .topic_route(topic)
-            .await
-            .map_err(|e| fail(format!("route of {topic}"), e))?;
+        let route = route_of(&admin, topic).await?;
         let first = route.broker_datas.first().map(|b| b.broker_name.as_str());
         let clusters: Vec<&String> = info
             .cluster_addr_table

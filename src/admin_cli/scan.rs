@@ -11,7 +11,7 @@ use super::detail::{
 };
 use super::message::broker_addr;
 use super::table::{now_ms, parse_time, queue_string};
-use super::{fail, java_bool, print_json, Common, Run};
+use super::{fail, java_bool, print_json, route_of, Common, Run};
 use crate::client::{Admin, MessageQueue};
 
 /// The group RocketMQ's tool pulls as.
@@ -20,11 +20,8 @@ pub const TOOLS_CONSUMER: &str = "TOOLS_CONSUMER";
 const PULL_BATCH: i32 = 32;
 
 /// The readable queues of a topic (perm has R), sorted.
-async fn readable_queues(admin: &Admin, topic: &str) -> Result<Vec<MessageQueue>, String> {
-    let route = admin
-        .topic_route(topic)
-        .await
-        .map_err(|e| fail(format!("route of {topic}"), e))?;
+pub async fn readable_queues(admin: &Admin, topic: &str) -> Result<Vec<MessageQueue>, String> {
+    let route = route_of(admin, topic).await?;
     let mut out = Vec::new();
     for q in route.queue_datas.iter().filter(|q| q.perm & 4 != 0) {
         for id in 0..q.read_queue_nums {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::json;
 
-use super::{fail, java_bool, print_json, Common, Run};
+use super::{fail, java_bool, print_json, route_of, Common, Run};
 use crate::client::{Message, MessageQueue, Producer, SendStatus};
 
 /// RocketMQ's SendStatus names.
@@ -125,12 +125,7 @@ pub struct CheckMsgSendRt {
 impl Run for CheckMsgSendRt {
     async fn run(self) -> Result<(), String> {
         let topic = self.topic.trim();
-        let route = self
-            .common
-            .admin()?
-            .topic_route(topic)
-            .await
-            .map_err(|e| fail(format!("route of {topic}"), e))?;
+        let route = route_of(&self.common.admin()?, topic).await?;
         let queues: Vec<MessageQueue> = route
             .queue_datas
             .iter()

@@ -7,7 +7,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::table::topic_config_string;
-use super::{fail, java_bool, print_json, Common, Run};
+use super::{fail, java_bool, print_json, route_of, Common, Run};
 use crate::protocol::{QueueData, TopicConfig};
 
 /// The NameServer KV namespace of ordered topics' queue layout.
@@ -186,10 +186,7 @@ impl Run for UpdateTopicPerm {
         }
         let admin = self.common.admin()?;
         let topic = self.topic.trim();
-        let route = admin
-            .topic_route(topic)
-            .await
-            .map_err(|e| fail(format!("route of {topic}"), e))?;
+        let route = route_of(&admin, topic).await?;
         let first: QueueData = route.queue_datas.first().cloned().unwrap_or_default();
         let mut config = TopicConfig::new(topic);
         config.read_queue_nums = first.read_queue_nums;
