@@ -40,3 +40,15 @@ impl ClientError {
         }
     }
 }
+
+/// The stored records a pull or query body carries; `what` names them in the error.
+pub(crate) fn decode_records(
+    body: &[u8],
+    what: impl FnOnce() -> String,
+) -> Result<Vec<ferrumq_store::message::DecodedRecord<'_>>, ClientError> {
+    ferrumq_store::message::decode_records(body).map_err(|e| ClientError::Broker {
+        what: what(),
+        code: ResponseCode::SystemError,
+        remark: e.to_string(),
+    })
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{error, now_ms, Admin};
-use crate::client::error::ClientError;
+use crate::client::error::{decode_records, ClientError};
 use crate::client::message::MessageQueue;
 use crate::protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
 
@@ -92,12 +92,7 @@ pub struct PullOutcome {
 
 /// Decodes stored records (a pull or query body); `broker_name` labels them.
 fn decode(broker_name: &str, body: &[u8]) -> Result<Vec<MessageDetail>, ClientError> {
-    let records =
-        ferrumq_store::message::decode_records(body).map_err(|e| ClientError::Broker {
-            what: format!("records from {broker_name}"),
-            code: ResponseCode::SystemError,
-            remark: e.to_string(),
-        })?;
+    let records = decode_records(body, || format!("records from {broker_name}"))?;
     Ok(records
         .into_iter()
         .map(|r| {

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use super::error::ClientError;
+use super::error::{decode_records, ClientError};
 use super::group::Subscription;
 use super::message::MessageQueue;
 use super::route::RouteCache;
@@ -487,12 +487,7 @@ pub(crate) fn decode(
     queue: &MessageQueue,
     body: &bytes::Bytes,
 ) -> Result<Vec<ReceivedMessage>, ClientError> {
-    let records =
-        ferrumq_store::message::decode_records(body).map_err(|e| ClientError::Broker {
-            what: format!("records of {queue:?}"),
-            code: ResponseCode::SystemError,
-            remark: e.to_string(),
-        })?;
+    let records = decode_records(body, || format!("records of {queue:?}"))?;
     Ok(records
         .into_iter()
         .map(|r| {
