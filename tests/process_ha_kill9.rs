@@ -148,16 +148,35 @@ async fn load_for(client: &RemotingClient, addr: &str, run: Duration, first: u64
     acked
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_of_the_sync_master_loses_no_acknowledged_message() {
-    let root = tempfile::tempdir().unwrap();
-    let (_ns, ns_port) = start_namesrv(root.path());
-    let (mut master, mut slave) = (node(root.path(), "master"), node(root.path(), "slave"));
+/// A NameServer, then a SYNC_MASTER and its SLAVE under `root`, once the master acknowledges
+/// a send.
+async fn start_pair(root: &Path) -> (Proc, u16, Node, Node, RemotingClient, Acked) {
+    let (ns, ns_port) = start_namesrv(root);
+    let (mut master, mut slave) = (node(root, "master"), node(root, "slave"));
     master.start(ns_port, "SYNC_MASTER");
     slave.start(ns_port, "SLAVE");
     let client = RemotingClient::new(ClientConfig::default());
     let mut acked = Acked::new();
     until_send_answers(&client, &master.addr(), ResponseCode::Success, &mut acked).await;
+    (ns, ns_port, master, slave, client, acked)
+}
+
+/// After a restart: waits for the master to acknowledge sends again, then adds 500 ms of
+/// load (ids from `first`) to `acked`.
+async fn until_acknowledged_again(
+    client: &RemotingClient,
+    master_addr: &str,
+    first: u64,
+    acked: &mut Acked,
+) {
+    until_send_answers(client, master_addr, ResponseCode::Success, acked).await;
+    acked.extend(load_for(client, master_addr, Duration::from_millis(500), first).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_of_the_sync_master_loses_no_acknowledged_message() {
+    let root = tempfile::tempdir().unwrap();
+    let (_ns, ns_port, mut master, slave, client, mut acked) = start_pair(root.path()).await;
 
     // Sends in flight when the master dies.
     let stop = Arc::new(AtomicBool::new(false));
@@ -193,15 +212,7 @@ async fn kill9_of_the_sync_master_loses_no_acknowledged_message() {
     // The master comes back on its own store: it holds at least what the slave has, the slave
     // follows it again, and new sends are acknowledged.
     master.start(ns_port, "SYNC_MASTER");
-    until_send_answers(&client, &master.addr(), ResponseCode::Success, &mut acked).await;
-    let more = load_for(
-        &client,
-        &master.addr(),
-        Duration::from_millis(500),
-        3_000_000,
-    )
-    .await;
-    acked.extend(more);
+    until_acknowledged_again(&client, &master.addr(), 3_000_000, &mut acked).await;
     let on_master = check_acked(&client, &master.addr(), TOPIC, QUEUES, &acked).await;
     assert!(on_master > on_slave);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -222,13 +233,7 @@ async fn kill9_of_the_sync_master_loses_no_acknowledged_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_of_the_slave_stops_send_ok_until_it_is_back() {
     let root = tempfile::tempdir().unwrap();
-    let (_ns, ns_port) = start_namesrv(root.path());
-    let (mut master, mut slave) = (node(root.path(), "master"), node(root.path(), "slave"));
-    master.start(ns_port, "SYNC_MASTER");
-    slave.start(ns_port, "SLAVE");
-    let client = RemotingClient::new(ClientConfig::default());
-    let mut acked = Acked::new();
-    until_send_answers(&client, &master.addr(), ResponseCode::Success, &mut acked).await;
+    let (_ns, ns_port, master, mut slave, client, mut acked) = start_pair(root.path()).await;
     acked.extend(load_for(&client, &master.addr(), Duration::from_millis(700), 0).await);
     until_topic_known(&client, &slave.addr()).await;
     let before = check_acked(&client, &slave.addr(), TOPIC, QUEUES, &acked).await;
@@ -246,15 +251,7 @@ async fn kill9_of_the_slave_stops_send_ok_until_it_is_back() {
     // duplicate nothing here, but its log would not continue: ReplicaGap), and sends are
     // acknowledged again.
     slave.start(ns_port, "SLAVE");
-    until_send_answers(&client, &master.addr(), ResponseCode::Success, &mut acked).await;
-    let more = load_for(
-        &client,
-        &master.addr(),
-        Duration::from_millis(500),
-        7_000_000,
-    )
-    .await;
-    acked.extend(more);
+    until_acknowledged_again(&client, &master.addr(), 7_000_000, &mut acked).await;
     let after = check_acked(&client, &slave.addr(), TOPIC, QUEUES, &acked).await;
     assert!(after > before, "{after} <= {before}");
 }
