@@ -189,7 +189,7 @@ async fn consumers_producers_and_offsets() {
     );
 
     // resetOffsetByTime with the consumer online: the broker tells it, it consumes again.
-    let out = ok(&[
+    let reset_to_0 = [
         "resetOffsetByTime",
         "-n",
         &ns,
@@ -199,7 +199,8 @@ async fn consumers_producers_and_offsets() {
         "CliT",
         "-s",
         "0",
-    ]);
+    ];
+    let out = ok(&reset_to_0);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
@@ -222,17 +223,7 @@ async fn consumers_producers_and_offsets() {
 
     // With no consumer online FerrumQ's broker sets the offsets itself (as 5.x brokers do;
     // a 4.9.8 broker answers CONSUMER_NOT_ONLINE and mqadmin then sets them queue by queue).
-    let out = ok(&[
-        "resetOffsetByTime",
-        "-n",
-        &ns,
-        "-g",
-        "cg1",
-        "-t",
-        "CliT",
-        "-s",
-        "0",
-    ]);
+    let out = ok(&reset_to_0);
     assert_eq!(out.lines().count(), 4, "{out}");
     let doc = json(&["consumerProgress", "-n", &ns, "-g", "cg1", "--json"]);
     assert_eq!(doc["diffTotal"], 4, "{doc}");

@@ -76,7 +76,7 @@ async fn topic_status_cluster_list_and_perm() {
 
     // updateTopicPerm -b: the route's perm changes; the same perm again changes nothing.
     assert_eq!(route_perm(&ns, "StatT"), 6);
-    let out = ok(&[
+    let perm_4 = [
         "updateTopicPerm",
         "-n",
         &ns,
@@ -86,7 +86,8 @@ async fn topic_status_cluster_list_and_perm() {
         &broker,
         "-p",
         "4",
-    ]);
+    ];
+    let out = ok(&perm_4);
     assert_eq!(
         out,
         format!(
@@ -94,17 +95,7 @@ async fn topic_status_cluster_list_and_perm() {
         )
     );
     eventually("perm 4 routed", || route_perm(&ns, "StatT") == 4);
-    let out = ok(&[
-        "updateTopicPerm",
-        "-n",
-        &ns,
-        "-t",
-        "StatT",
-        "-b",
-        &broker,
-        "-p",
-        "4",
-    ]);
+    let out = ok(&perm_4);
     assert_eq!(out, "new perm equals to the old one!\n");
     let out = ok(&[
         "updateTopicPerm",
