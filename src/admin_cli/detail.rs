@@ -9,65 +9,11 @@ use serde_json::json;
 
 use super::table::{human_ms, java_map};
 
-/// A stored message as the CLI shows it (a copy of the SDK's message detail).
-#[derive(Debug, Clone)]
-pub struct Detail {
-    pub topic: String,
-    pub broker_name: String,
-    pub queue_id: i32,
-    pub queue_offset: i64,
-    pub commit_log_offset: i64,
-    pub offset_msg_id: String,
-    pub msg_id: String,
-    pub reconsume_times: i32,
-    pub born_timestamp_ms: i64,
-    pub store_timestamp_ms: i64,
-    pub born_host: String,
-    pub store_host: String,
-    pub sys_flag: i32,
-    pub flag: i32,
-    pub store_size: usize,
-    pub body_crc: u32,
-    pub properties: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-/// Copies the SDK's message detail (whatever its type is called) into a [`Detail`].
-macro_rules! detail {
-    ($m:expr) => {{
-        let m = $m;
-        $crate::admin_cli::detail::Detail {
-            topic: m.topic,
-            broker_name: m.broker_name,
-            queue_id: m.queue_id,
-            queue_offset: m.queue_offset,
-            commit_log_offset: m.commit_log_offset,
-            offset_msg_id: m.offset_msg_id,
-            msg_id: m.msg_id,
-            reconsume_times: m.reconsume_times,
-            born_timestamp_ms: m.born_timestamp_ms,
-            store_timestamp_ms: m.store_timestamp_ms,
-            born_host: m.born_host,
-            store_host: m.store_host,
-            sys_flag: m.sys_flag,
-            flag: m.flag,
-            store_size: m.store_size,
-            body_crc: m.body_crc,
-            properties: m.properties,
-            body: m.body,
-        }
-    }};
-}
-pub(crate) use detail;
+/// A stored message as the CLI shows it: the SDK's message detail, with the CLI's
+/// renderings below (crate-private, so they stay out of the SDK's API).
+pub type Detail = crate::client::MessageDetail;
 
 impl Detail {
-    pub fn property(&self, name: &str) -> Option<&str> {
-        self.properties
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
     /// Java's `"[" + value + "]"` (`[null]` when absent).
     fn bracketed(&self, name: &str) -> String {
         format!("[{}]", self.property(name).unwrap_or("null"))
@@ -82,7 +28,7 @@ impl Detail {
     }
 
     /// The fields of the detail block, for `--json`.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(super) fn to_json(&self) -> serde_json::Value {
         let props: serde_json::Map<String, serde_json::Value> = self
             .properties
             .iter()
@@ -102,7 +48,7 @@ impl Detail {
     }
 
     /// Java's MessageExt.toString (body as signed byte values).
-    pub fn message_ext_string(&self) -> String {
+    pub(super) fn message_ext_string(&self) -> String {
         let body: Vec<String> = self.body.iter().map(|b| (*b as i8).to_string()).collect();
         format!(
             "MessageExt [brokerName={}, queueId={}, storeSize={}, queueOffset={}, sysFlag={}, bornTimestamp={}, bornHost=/{}, storeTimestamp={}, storeHost=/{}, msgId={}, commitLogOffset={}, bodyCRC={}, reconsumeTimes={}, preparedTransactionOffset=0, toString()=Message{{topic='{}', flag={}, properties={}, body=[{}], transactionId='null'}}]",
@@ -127,7 +73,7 @@ impl Detail {
     }
 
     /// `MSGID: <id> <MessageExt> BODY: <text>` (printMsg, consumeMessage).
-    pub fn msg_line(&self, print_body: bool) -> String {
+    pub(super) fn msg_line(&self, print_body: bool) -> String {
         let body = if print_body {
             String::from_utf8_lossy(&self.body).into_owned()
         } else {
@@ -150,7 +96,7 @@ impl Detail {
     }
 
     /// The detail block, `"%-20s %s%n"` lines; `with_offset_id` adds the first line.
-    pub fn print_block(&self, with_offset_id: bool, body_name: &str) -> Result<(), String> {
+    pub(super) fn print_block(&self, with_offset_id: bool, body_name: &str) -> Result<(), String> {
         let path = self.write_body(body_name)?;
         let line = |label: &str, value: &dyn std::fmt::Display| println!("{label:<20} {value}");
         if with_offset_id {

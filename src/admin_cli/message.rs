@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::json;
 
-use super::detail::{detail, print_tracks, Detail};
+use super::detail::{print_tracks, Detail};
 use super::{fail, java_bool, print_json, Common, Run};
 use crate::client::{Admin, Message, MessageQueue, Producer};
 
@@ -81,16 +81,15 @@ impl Run for QueryMsgById {
                 continue;
             }
             if self.resend {
-                resend(&self.common, detail!(m)).await?;
+                resend(&self.common, m).await?;
                 continue;
             }
             let tracks = track_rows!(admin, &m);
-            let d = detail!(m);
             if self.json {
-                docs.push(detail_json(&d, &tracks));
+                docs.push(detail_json(&m, &tracks));
                 continue;
             }
-            d.print_block(true, &d.msg_id)?;
+            m.print_block(true, &m.msg_id)?;
             print_tracks(&tracks);
         }
         if self.json {
@@ -264,14 +263,7 @@ impl Run for QueryMsgByUniqueKey {
             return Ok(());
         }
         let tracks = track_rows!(admin, &m);
-        let d = detail!(m);
-        if self.json {
-            print_json(&json!({ "messages": [detail_json(&d, &tracks)] }));
-            return Ok(());
-        }
-        d.print_block(false, id)?;
-        print_tracks(&tracks);
-        Ok(())
+        show_one(&m, &tracks, self.json, false, id)
     }
 }
 
@@ -325,15 +317,26 @@ impl Run for QueryMsgByOffset {
             return Err(format!("{what}: {}", pulled.status));
         };
         let tracks = track_rows!(admin, &m);
-        let d = detail!(m);
-        if self.json {
-            print_json(&json!({ "messages": [detail_json(&d, &tracks)] }));
-            return Ok(());
-        }
-        d.print_block(true, &d.msg_id)?;
-        print_tracks(&tracks);
-        Ok(())
+        show_one(&m, &tracks, self.json, true, &m.msg_id)
     }
+}
+
+/// One looked-up message: a `{"messages": [..]}` document with `json`, else its detail
+/// block and track section.
+fn show_one(
+    m: &Detail,
+    tracks: &[(String, String, String)],
+    json: bool,
+    with_offset_id: bool,
+    body_name: &str,
+) -> Result<(), String> {
+    if json {
+        print_json(&json!({ "messages": [detail_json(m, tracks)] }));
+        return Ok(());
+    }
+    m.print_block(with_offset_id, body_name)?;
+    print_tracks(tracks);
+    Ok(())
 }
 
 /// The address of a queue's broker in the topic's route (master, else a slave).

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use clap::Args;
 use serde_json::json;
 
-use super::detail::{
-    detail, interrupted, progress, progress_done, stop_on_ctrl_c, Detail, JsonItems,
-};
+use super::detail::{interrupted, progress, progress_done, stop_on_ctrl_c, Detail, JsonItems};
 use super::message::broker_addr;
 use super::table::{now_ms, parse_time, queue_string};
 use super::{fail, java_bool, print_json, route_of, Common, Run};
@@ -96,7 +94,7 @@ async fn scan_queue(
                 if scan.print_consume_ok {
                     println!("Consume ok");
                 }
-                found(r.messages.into_iter().map(|m| detail!(m)).collect());
+                found(r.messages);
             }
             "NO_MATCHED_MSG" if !scan.stop_unless_found => {
                 if !scan.quiet {
