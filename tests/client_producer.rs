@@ -201,3 +201,26 @@ async fn sends_go_on_after_a_broker_restart() {
     }
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn fresh_producers_do_not_all_start_on_the_same_queue() {
+    let c = Cluster::start().await;
+    let first = Producer::builder(&c.namesrv_addr()).build().unwrap();
+    first.send(Message::new("Spread", "create")).await.unwrap();
+    // Ten short-lived producers (a CLI run each), one send each: with RocketMQ's random
+    // first queue they land on several of the 4 queues (all on one: 1 in 4^9).
+    let mut queues = std::collections::BTreeSet::new();
+    for i in 0..10 {
+        let p = Producer::builder(&c.namesrv_addr()).build().unwrap();
+        let sent = p
+            .send(Message::new("Spread", format!("m{i}")))
+            .await
+            .unwrap();
+        queues.insert(sent.queue.queue_id);
+    }
+    assert!(
+        queues.len() > 1,
+        "every fresh producer chose queue {queues:?}"
+    );
+    c.shutdown().await;
+}

@@ -105,7 +105,9 @@ impl ProducerBuilder {
                 cfg: self,
                 client,
                 routes,
-                turn: AtomicUsize::new(0),
+                // A random first queue, as RocketMQ: short-lived producers (a CLI, a cron
+                // job) do not all start on the same one.
+                turn: AtomicUsize::new(random_start()),
                 faults: LatencyFaults::default(),
             }),
         })
@@ -124,6 +126,13 @@ struct Inner {
     routes: RouteCache,
     turn: AtomicUsize,
     faults: LatencyFaults,
+}
+
+fn random_start() -> usize {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    (nanos as usize ^ std::process::id() as usize).wrapping_mul(0x9E37_79B9)
 }
 
 fn now_ms() -> i64 {
