@@ -5,8 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ferrumq::client::{Message, Producer};
-use mqadmin_util::{mqadmin, start_counting_consumer, stderr, stdout};
-use process_util::{start_broker, start_namesrv};
+use mqadmin_util::{mqadmin, start_counting_consumer, start_servers, stderr, stdout};
 
 mod mqadmin_util;
 mod process_util;
@@ -14,10 +13,7 @@ mod process_util;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_commands_and_progress() {
     let dir = tempfile::tempdir().unwrap();
-    let (_ns, ns_port) = start_namesrv(dir.path());
-    let (_broker, port) = start_broker(dir.path(), ns_port, "");
-    let ns = format!("127.0.0.1:{ns_port}");
-    let broker = format!("127.0.0.1:{port}");
+    let (_servers, ns, broker) = start_servers(dir.path());
 
     let o = mqadmin(&[], None);
     assert!(o.status.success());

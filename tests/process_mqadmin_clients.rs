@@ -7,9 +7,8 @@ use std::sync::atomic::Ordering;
 use ferrumq::client::{Message, Producer, TransactionState};
 use mqadmin_util::{
     create_topic, eventually, eventually_owns, fails, header, json, mqadmin, ok, ok_in,
-    start_counting_consumer,
+    start_counting_consumer, start_servers,
 };
-use process_util::{start_broker, start_namesrv};
 
 mod mqadmin_util;
 mod process_util;
@@ -17,9 +16,7 @@ mod process_util;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_producers_and_offsets() {
     let dir = tempfile::tempdir().unwrap();
-    let (_ns, ns_port) = start_namesrv(dir.path());
-    let (_broker, _port) = start_broker(dir.path(), ns_port, "");
-    let ns = format!("127.0.0.1:{ns_port}");
+    let (_servers, ns, _) = start_servers(dir.path());
     create_topic(&ns, "CliT", "2");
 
     let (consumer, got) = start_counting_consumer(&ns, "cg1", "CliT").await;

@@ -4,8 +4,7 @@
 //! checked against what the SDK's producer was told; each failure case is one line.
 
 use ferrumq::client::{Message, MessageQueue, Producer};
-use mqadmin_util::{create_topic, eventually, fails, header, json, mqadmin, ok};
-use process_util::{start_broker, start_namesrv};
+use mqadmin_util::{create_topic, eventually, fails, header, json, mqadmin, ok, start_servers};
 
 mod mqadmin_util;
 mod process_util;
@@ -25,9 +24,7 @@ fn msgid_lines(out: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_query_and_print_messages() {
     let dir = tempfile::tempdir().unwrap();
-    let (_ns, ns_port) = start_namesrv(dir.path());
-    let (_broker, _port) = start_broker(dir.path(), ns_port, "");
-    let ns = format!("127.0.0.1:{ns_port}");
+    let (_servers, ns, _) = start_servers(dir.path());
     create_topic(&ns, "MsgT", "2");
 
     // sendMessage: "%-32s  %-4s  %-20s    %s%n".

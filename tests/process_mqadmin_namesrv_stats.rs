@@ -7,8 +7,9 @@ use std::sync::atomic::Ordering;
 use ferrumq::client::{Admin, Message, Producer};
 use mqadmin_util::{
     create_topic, eventually, eventually_owns, fails, header, json, ok, start_counting_consumer,
+    start_servers,
 };
-use process_util::{start_broker, start_namesrv};
+use process_util::start_namesrv;
 
 mod mqadmin_util;
 mod process_util;
@@ -92,10 +93,7 @@ async fn namesrv_config_and_kv() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_clone_allocate_and_rt() {
     let dir = tempfile::tempdir().unwrap();
-    let (_ns, ns_port) = start_namesrv(dir.path());
-    let (_broker, port) = start_broker(dir.path(), ns_port, "");
-    let ns = format!("127.0.0.1:{ns_port}");
-    let broker = format!("127.0.0.1:{port}");
+    let (_servers, ns, broker) = start_servers(dir.path());
     create_topic(&ns, "StT", "4");
     create_topic(&ns, "Idle", "1");
 

@@ -5,8 +5,7 @@
 //! failure case exits non-zero with one line.
 
 use ferrumq::client::{Message, MessageQueue, Producer};
-use mqadmin_util::{create_topic, eventually, fails, header, json, ok};
-use process_util::{start_broker, start_namesrv};
+use mqadmin_util::{create_topic, eventually, fails, header, json, ok, start_servers};
 
 mod mqadmin_util;
 mod process_util;
@@ -20,10 +19,7 @@ fn route_perm(ns: &str, topic: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topic_status_cluster_list_and_perm() {
     let dir = tempfile::tempdir().unwrap();
-    let (_ns, ns_port) = start_namesrv(dir.path());
-    let (_broker, port) = start_broker(dir.path(), ns_port, "");
-    let ns = format!("127.0.0.1:{ns_port}");
-    let broker = format!("127.0.0.1:{port}");
+    let (_servers, ns, broker) = start_servers(dir.path());
     create_topic(&ns, "StatT", "2");
 
     let p = Producer::builder(&ns).build().unwrap();
@@ -154,10 +150,7 @@ async fn topic_status_cluster_list_and_perm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_status_config_and_write_perm() {
     let dir = tempfile::tempdir().unwrap();
-    let (_ns, ns_port) = start_namesrv(dir.path());
-    let (_broker, port) = start_broker(dir.path(), ns_port, "");
-    let ns = format!("127.0.0.1:{ns_port}");
-    let broker = format!("127.0.0.1:{port}");
+    let (_servers, ns, broker) = start_servers(dir.path());
     create_topic(&ns, "PermT", "2");
 
     // brokerStatus -b: "%-32s: %s%n" sorted by key; -c prefixes "%-24s " with the address.
@@ -354,10 +347,7 @@ fn groups_file(dir: &std::path::Path) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_groups() {
     let dir = tempfile::tempdir().unwrap();
-    let (_ns, ns_port) = start_namesrv(dir.path());
-    let (_broker, port) = start_broker(dir.path(), ns_port, "");
-    let ns = format!("127.0.0.1:{ns_port}");
-    let broker = format!("127.0.0.1:{port}");
+    let (_servers, ns, broker) = start_servers(dir.path());
 
     let out = ok(&[
         "updateSubGroup",

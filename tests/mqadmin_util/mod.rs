@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use ferrumq::client::{ConsumeResult, PushConsumer};
 
+// Every test that includes this module also includes process_util.
+use crate::process_util::{start_broker, start_namesrv, Proc};
+
 /// Runs `mqadmin args` with NAMESRV_ADDR unset (or set to `namesrv_env`).
 pub fn mqadmin(args: &[&str], namesrv_env: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mqadmin"));
@@ -143,4 +146,26 @@ pub fn eventually_owns(consumer: &PushConsumer, topic: &str, queues: usize) {
             .count()
             == queues
     });
+}
+
+/// A NameServer and a broker; dropping this stops them, the broker first (field order).
+pub struct Servers {
+    _broker: Proc,
+    _namesrv: Proc,
+}
+
+/// Starts a NameServer and a broker (cluster PC, broker b1) under `dir`; returns them with
+/// the NameServer's and the broker's `ip:port`.
+pub fn start_servers(dir: &std::path::Path) -> (Servers, String, String) {
+    let (namesrv, ns_port) = start_namesrv(dir);
+    let (broker, port) = start_broker(dir, ns_port, "");
+    let servers = Servers {
+        _broker: broker,
+        _namesrv: namesrv,
+    };
+    (
+        servers,
+        format!("127.0.0.1:{ns_port}"),
+        format!("127.0.0.1:{port}"),
+    )
 }
