@@ -124,3 +124,68 @@ async fn a_consumer_far_behind_is_pointed_at_the_slave_only_with_slave_read_enab
     assert_eq!(suggestion(&c).await, "0", "slaveReadEnable is off");
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_follows_the_suggestion_to_read_from_the_slave() {
+    // Every consumer counts as far behind: the master points it at the slave, and so does the
+    // slave itself.
+    let c = Cluster::start_with(|cfg| {
+        cfg.slave_read_enable = true;
+        cfg.access_message_in_memory_max_ratio = 0;
+    })
+    .await;
+    c.send("SlaveRead", "", b"create").await;
+    let dir = tempfile::tempdir().unwrap();
+    let slave = start_broker(slave_config(&c, dir.path())).await.unwrap();
+    until("the slave connected", || ha_slaves(&c) == 1).await;
+    let p = ferrumq::client::Producer::builder(&c.namesrv_addr())
+        .build()
+        .unwrap();
+    for i in 0..50 {
+        p.send(ferrumq::client::Message::new("SlaveRead", format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    let master_end = c
+        .broker
+        .as_ref()
+        .unwrap()
+        .inner()
+        .store
+        .commit_log_max_offset();
+    until("the slave has them", || {
+        slave.inner().store.commit_log_max_offset() == master_end
+    })
+    .await;
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = seen.clone();
+    let consumer = ferrumq::client::PushConsumer::builder(&c.namesrv_addr())
+        .group("slave-readers")
+        .subscribe("SlaveRead", "*")
+        .pull_batch(4)
+        .start(move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::future::ready(ferrumq::client::ConsumeResult::Success)
+        })
+        .await
+        .unwrap();
+    // Reset to the start: a new group on a young queue may begin at 0 already.
+    let admin = ferrumq::client::Admin::new(&c.namesrv_addr()).unwrap();
+    until("queues assigned", || !consumer.assigned().is_empty()).await;
+    admin
+        .reset_offset_by_time("SlaveRead", "slave-readers", 0, true)
+        .await
+        .unwrap();
+    until("50 consumed", || {
+        seen.load(std::sync::atomic::Ordering::Relaxed) >= 50
+    })
+    .await;
+    let served = slave
+        .inner()
+        .stats
+        .total(ferrumq::broker::stats::Stat::BrokerGetNums, "TestCluster");
+    assert!(served > 0, "the slave served no message");
+    consumer.shutdown().await;
+    slave.shutdown().await;
+    c.shutdown().await;
+}

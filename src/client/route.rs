@@ -27,6 +27,9 @@ pub(crate) struct PublishInfo {
     pub queues: Vec<MessageQueue>,
     /// Broker name → its master's address (for reads, its slave's while the master is down).
     pub masters: HashMap<String, String>,
+    /// Broker name → every address of the group by broker id (a pull may be pointed at a
+    /// slave: suggestWhichBrokerId).
+    pub replicas: HashMap<String, std::collections::BTreeMap<i64, String>>,
 }
 
 pub(crate) struct RouteCache {
@@ -177,5 +180,21 @@ fn queues_of(
             })
         })
         .collect();
-    PublishInfo { queues, masters }
+    let replicas = route
+        .broker_datas
+        .iter()
+        .map(|b| {
+            let addrs = b
+                .broker_addrs
+                .iter()
+                .map(|(id, a)| (*id, a.clone()))
+                .collect();
+            (b.broker_name.clone(), addrs)
+        })
+        .collect();
+    PublishInfo {
+        queues,
+        masters,
+        replicas,
+    }
 }

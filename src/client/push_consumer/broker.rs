@@ -12,6 +12,7 @@ use crate::client::error::ClientError;
 use crate::client::group;
 use crate::client::message::MessageQueue;
 use crate::client::pull_consumer::ReceivedMessage;
+use crate::client::route::PublishInfo;
 use crate::protocol::{ExtFields, RemotingCommand, RequestCode, ResponseCode};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -26,7 +27,7 @@ impl Inner {
     pub(super) async fn brokers(&self) -> HashMap<String, String> {
         for topic in self.subscriptions.keys() {
             if let Ok(info) = self.routes.subscribe_info(topic).await {
-                self.masters.lock().extend(info.masters);
+                self.remember(&info);
             }
         }
         self.masters.lock().clone()
@@ -35,12 +36,34 @@ impl Inner {
     /// Reads the topic's brokers from the NameServer again (a pull to one failed).
     pub(super) async fn refresh_masters(&self, topic: &str) {
         if let Ok(info) = self.routes.subscribe_info(topic).await {
-            self.masters.lock().extend(info.masters);
+            self.remember(&info);
         }
+    }
+
+    /// Keeps a route's addresses: masters (or a slave standing in) and every replica.
+    pub(super) fn remember(&self, info: &PublishInfo) {
+        self.masters.lock().extend(info.masters.clone());
+        self.replicas.lock().extend(info.replicas.clone());
     }
 
     pub(super) fn master(&self, broker_name: &str) -> Option<String> {
         self.masters.lock().get(broker_name).cloned()
+    }
+
+    /// Where to pull from: the broker id the last pull reply suggested (a slave, for a
+    /// consumer far behind with slaveReadEnable), when the route has it; else the master.
+    pub(super) fn pull_addr(&self, broker_name: &str, suggested: i64) -> Option<String> {
+        if suggested != 0 {
+            let replica = self
+                .replicas
+                .lock()
+                .get(broker_name)
+                .and_then(|r| r.get(&suggested).cloned());
+            if replica.is_some() {
+                return replica;
+            }
+        }
+        self.master(broker_name)
     }
 
     async fn call(&self, addr: &str, req: RemotingCommand) -> Result<RemotingCommand, ClientError> {

@@ -216,6 +216,7 @@ impl PushConsumerBuilder {
             permits: Arc::new(Semaphore::new(concurrency)),
             owned: Mutex::new(HashMap::new()),
             masters: Mutex::new(HashMap::new()),
+            replicas: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
             rebalance_now,
             heartbeat_now: Notify::new(),
@@ -264,6 +265,8 @@ struct Inner {
     permits: Arc<Semaphore>,
     owned: Mutex<HashMap<MessageQueue, Owned>>,
     masters: Mutex<HashMap<String, String>>,
+    /// Broker name → address by broker id (suggestWhichBrokerId).
+    replicas: Mutex<HashMap<String, BTreeMap<i64, String>>>,
     stopping: AtomicBool,
     rebalance_now: Arc<Notify>,
     heartbeat_now: Notify,

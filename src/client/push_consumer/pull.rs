@@ -25,12 +25,14 @@ pub(super) async fn pull_loop(inner: Arc<Inner>, q: MessageQueue, pq: Arc<Proces
     let Some(sub) = inner.subscriptions.get(&q.topic).cloned() else {
         return;
     };
+    // The broker id the last reply suggested (0: the master).
+    let mut suggested = 0;
     while !pq.is_dropped() && !inner.stopping.load(Ordering::Acquire) {
         if pq.full(inner.cfg.queue_max_messages, inner.cfg.queue_max_bytes) {
             let _ = tokio::time::timeout(FLOW_CONTROL_RECHECK, pq.room.notified()).await;
             continue;
         }
-        let Some(addr) = inner.master(&q.broker_name) else {
+        let Some(addr) = inner.pull_addr(&q.broker_name, suggested) else {
             tokio::time::sleep(PULL_ERROR_PAUSE).await;
             continue;
         };
@@ -68,8 +70,10 @@ pub(super) async fn pull_loop(inner: Arc<Inner>, q: MessageQueue, pq: Arc<Proces
                 Err(e) => {
                     tracing::debug!(queue = ?q, error = %e, "pull failed");
                     tokio::time::sleep(PULL_ERROR_PAUSE).await;
-                    // The broker may have restarted elsewhere: ask the NameServer again.
+                    // The broker may have restarted elsewhere: ask the NameServer again, and
+                    // go back to the master.
                     inner.refresh_masters(&q.topic).await;
+                    suggested = 0;
                     continue;
                 }
             },
@@ -77,6 +81,12 @@ pub(super) async fn pull_loop(inner: Arc<Inner>, q: MessageQueue, pq: Arc<Proces
             _ = pq.moved.notified() => continue,
         };
         let next: Option<i64> = resp.ext_fields.opt_num("nextBeginOffset").ok().flatten();
+        suggested = resp
+            .ext_fields
+            .opt_num("suggestWhichBrokerId")
+            .ok()
+            .flatten()
+            .unwrap_or(0);
         match resp.response_code() {
             ResponseCode::Success => {
                 let batch = match decode(&q, &resp.body) {

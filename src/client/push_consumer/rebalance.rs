@@ -30,7 +30,7 @@ impl Inner {
             let Ok(info) = self.routes.subscribe_info(topic).await else {
                 continue;
             };
-            self.masters.lock().extend(info.masters.clone());
+            self.remember(&info);
             let mut queues = info.queues.clone();
             queues.sort();
             if self.cfg.broadcast_offsets.is_some() {
