@@ -6,68 +6,22 @@
 //! - `kill -9` of the slave: the master stops answering SEND_OK (SLAVE_NOT_AVAILABLE) until
 //!   the slave is back; the restarted slave continues from its own offset, not from zero.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrumq::protocol::{ResponseCode, SendMessageResponseHeader};
 use ferrumq::remoting::{ClientConfig, RemotingClient};
+use process_util::ha::{node, Node};
 use process_util::load::{check_acked, produce_until_stopped, send_request, Acked, TIMEOUT};
-use process_util::{spawn, start_namesrv, Proc};
+use process_util::{start_namesrv, Proc};
 
 mod process_util;
 
 const TOPIC: &str = "HaKill9";
 const QUEUES: i32 = 4;
 const PRODUCERS: u64 = 6;
-
-/// One broker of the pair: its folder, process and port.
-struct Node {
-    dir: PathBuf,
-    proc: Option<Proc>,
-    port: u16,
-}
-
-impl Node {
-    fn start(&mut self, ns_port: u16, role: &str) {
-        let conf = self.dir.join("broker.conf");
-        let id = if role == "SLAVE" { 1 } else { 0 };
-        std::fs::write(
-            &conf,
-            format!(
-                "brokerClusterName=HaCluster\nbrokerName=broker-ha\nbrokerId={id}\n\
-                 brokerRole={role}\nbrokerIP1=127.0.0.1\nlistenPort=0\n\
-                 namesrvAddr=127.0.0.1:{ns_port}\nstorePathRootDir={}/store\n\
-                 mappedFileSizeCommitLog=1048576\nsyncFlushTimeout=3000\n\
-                 registerNameServerPeriod=1000\n",
-                self.dir.display()
-            ),
-        )
-        .unwrap();
-        let (proc, port) = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, &self.dir);
-        self.proc = Some(proc);
-        self.port = port;
-    }
-
-    fn kill9(&mut self) {
-        drop(self.proc.take()); // SIGKILL and reap
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-fn node(root: &Path, name: &str) -> Node {
-    let dir = root.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    Node {
-        dir,
-        proc: None,
-        port: 0,
-    }
-}
 
 /// Sends probe messages (each its own body) until one is answered with `want` (the pair
 /// settling); records the probes acknowledged with SEND_OK in `acked`.

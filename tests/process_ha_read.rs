@@ -7,29 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrumq::client::{ConsumeResult, Message, Producer, PushConsumer};
-use process_util::{spawn, start_namesrv, Proc};
+use process_util::ha::node;
+use process_util::start_namesrv;
 use tokio::sync::Semaphore;
 
 mod process_util;
 
 const TOPIC: &str = "HaRead";
-
-fn start_broker(dir: &std::path::Path, ns_port: u16, role: &str) -> (Proc, u16) {
-    std::fs::create_dir_all(dir).unwrap();
-    let conf = dir.join("broker.conf");
-    let id = if role == "SLAVE" { 1 } else { 0 };
-    std::fs::write(
-        &conf,
-        format!(
-            "brokerClusterName=HaCluster\nbrokerName=broker-r\nbrokerId={id}\nbrokerRole={role}\n\
-             brokerIP1=127.0.0.1\nlistenPort=0\nnamesrvAddr=127.0.0.1:{ns_port}\n\
-             storePathRootDir={}/store\nregisterNameServerPeriod=1000\n",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, dir)
-}
 
 type Seen = Arc<Mutex<BTreeMap<String, usize>>>;
 
@@ -111,9 +95,9 @@ async fn consumers_read_from_the_slave_while_the_master_is_down() {
     let root = tempfile::tempdir().unwrap();
     let (_ns, ns_port) = start_namesrv(root.path());
     let ns = format!("127.0.0.1:{ns_port}");
-    let (master_proc, _) = start_broker(&root.path().join("master"), ns_port, "SYNC_MASTER");
-    let mut master = Some(master_proc);
-    let (_slave, slave_port) = start_broker(&root.path().join("slave"), ns_port, "SLAVE");
+    let (mut master, mut slave) = (node(root.path(), "master"), node(root.path(), "slave"));
+    master.start(ns_port, "SYNC_MASTER");
+    slave.start(ns_port, "SLAVE");
 
     let producer = Producer::builder(&ns).build().unwrap();
     // SEND_OK once the slave follows (SLAVE_NOT_AVAILABLE before).
@@ -146,7 +130,7 @@ async fn consumers_read_from_the_slave_while_the_master_is_down() {
     // (The warm-up message may take one permit: a young queue is read from its start.)
     until("100 handled", || seen.lock().unwrap().len() >= 100).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    drop(master.take()); // kill -9
+    master.kill9();
     gate.add_permits(10_000);
     until("all 300 consumed from the slave", || {
         count(&seen, "a") == 300
@@ -157,10 +141,8 @@ async fn consumers_read_from_the_slave_while_the_master_is_down() {
     // of the group starts from the group's offsets, not from the beginning.
     c.shutdown().await;
     // Committed on the slave, the only broker up.
-    until_offsets_on(&format!("127.0.0.1:{slave_port}"), 300).await;
-    let (master_proc, master_port) =
-        start_broker(&root.path().join("master"), ns_port, "SYNC_MASTER");
-    master = Some(master_proc);
+    until_offsets_on(&slave.addr(), 300).await;
+    master.start(ns_port, "SYNC_MASTER");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let sent = producer.send(Message::new(TOPIC, "b-probe")).await;
@@ -171,7 +153,7 @@ async fn consumers_read_from_the_slave_while_the_master_is_down() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The offsets committed on the slave reach the master.
-    let master_addr = format!("127.0.0.1:{master_port}");
+    let master_addr = master.addr();
     until_offsets_on(&master_addr, 300).await;
     let again: Seen = Default::default();
     let c2 = consumer(&ns, again.clone(), Arc::new(Semaphore::new(1_000_000))).await;
@@ -189,5 +171,5 @@ async fn consumers_read_from_the_slave_while_the_master_is_down() {
         "{reread} old messages read again: offsets were lost"
     );
     c2.shutdown().await;
-    drop(master);
+    drop((master, slave));
 }

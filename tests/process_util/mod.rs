@@ -2,6 +2,7 @@
 //! and wait for them.
 #![allow(dead_code)]
 
+pub mod ha;
 pub mod load;
 
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,54 @@
+//! The replication process tests' brokers: a master/slave pair in folders of their own,
+//! restarted in any role on the same store.
+
+use std::path::{Path, PathBuf};
+
+use super::{spawn, Proc};
+
+/// One broker of a master/slave pair (brokerName broker-ha): its folder, process and port.
+pub struct Node {
+    pub dir: PathBuf,
+    pub proc: Option<Proc>,
+    pub port: u16,
+}
+
+impl Node {
+    /// Starts it as `role` (SLAVE: brokerId 1, else 0) on its folder's store.
+    pub fn start(&mut self, ns_port: u16, role: &str) {
+        let conf = self.dir.join("broker.conf");
+        let id = if role == "SLAVE" { 1 } else { 0 };
+        std::fs::write(
+            &conf,
+            format!(
+                "brokerClusterName=HaCluster\nbrokerName=broker-ha\nbrokerId={id}\n\
+                 brokerRole={role}\nbrokerIP1=127.0.0.1\nlistenPort=0\n\
+                 namesrvAddr=127.0.0.1:{ns_port}\nstorePathRootDir={}/store\n\
+                 mappedFileSizeCommitLog=1048576\nsyncFlushTimeout=3000\n\
+                 registerNameServerPeriod=1000\n",
+                self.dir.display()
+            ),
+        )
+        .unwrap();
+        let (proc, port) = spawn(env!("CARGO_BIN_EXE_mqbroker"), &conf, &self.dir);
+        self.proc = Some(proc);
+        self.port = port;
+    }
+
+    pub fn kill9(&mut self) {
+        drop(self.proc.take()); // SIGKILL and reap
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+pub fn node(root: &Path, name: &str) -> Node {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    Node {
+        dir,
+        proc: None,
+        port: 0,
+    }
+}
