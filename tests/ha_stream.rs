@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 
 use ferrumq::broker::ha::{slave, HaService, Replicated};
 use ferrumq_store::{GetMessageStatus, MessageStore, MessageToStore, StoreConfig};
+use process_util::ha::proxy;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+
+mod process_util;
+use tokio::net::TcpStream;
 
 fn config(root: &std::path::Path) -> StoreConfig {
     StoreConfig {
@@ -153,29 +156,6 @@ async fn sync_master_waits_for_the_slave() {
         p.ha.wait_replicated(end, Duration::from_millis(300)).await,
         Replicated::Timeout
     );
-}
-
-/// A proxy that forwards both ways and can cut every connection it carries.
-async fn proxy(to: SocketAddr) -> (SocketAddr, tokio::sync::watch::Sender<u32>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (cut_tx, cut_rx) = tokio::sync::watch::channel(0u32);
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let mut cut = cut_rx.clone();
-            cut.borrow_and_update();
-            tokio::spawn(async move {
-                let Ok(mut server) = TcpStream::connect(to).await else {
-                    return;
-                };
-                tokio::select! {
-                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                    _ = cut.changed() => {}
-                }
-            });
-        }
-    });
-    (addr, cut_tx)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

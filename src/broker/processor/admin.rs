@@ -81,10 +81,42 @@ pub fn runtime_info(inner: &BrokerInner, req: &RemotingCommand) -> Reply {
         ),
         ("pullSuspendedCount", inner.holds.suspended().to_string()),
     ];
-    for (k, v) in extra.into_iter().chain(stats_keys(inner)) {
+    for (k, v) in extra
+        .into_iter()
+        .chain(stats_keys(inner))
+        .chain(ha_keys(inner))
+    {
         table.insert(k.to_string(), v.into());
     }
     Ok(success(req, []).with_body(json!({ "table": table }).to_string().into_bytes()))
+}
+
+/// Replication state (FerrumQ keys; tools ignore keys they do not know): a master's HA
+/// address, connected slaves and their acknowledged offset; a slave's master and how far its
+/// copy goes.
+fn ha_keys(inner: &BrokerInner) -> Vec<(&'static str, String)> {
+    match &inner.ha {
+        Some(ha) => vec![
+            ("haServerAddr", inner.ha_server_addr()),
+            ("haSlaveCount", ha.slaves().to_string()),
+            ("haSlaveAckOffset", ha.acked_offset().to_string()),
+        ],
+        None => vec![
+            (
+                "haMasterAddress",
+                inner
+                    .config
+                    .ha_master_address
+                    .clone()
+                    .or_else(|| inner.ha_master.lock().clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "haReceivedOffset",
+                inner.store.replica_received_offset().to_string(),
+            ),
+        ],
+    }
 }
 
 /// The runtime-info keys admin tools parse (features sheet §4.3): rates as three numbers over
