@@ -189,3 +189,28 @@ async fn the_sdk_follows_the_suggestion_to_read_from_the_slave() {
     slave.shutdown().await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slave_started_before_its_master_finds_it_without_waiting_a_period() {
+    let mut c = Cluster::start_with(|cfg| cfg.broker_role = BrokerRole::SyncMaster).await;
+    if let Some(master) = c.broker.take() {
+        master.shutdown().await;
+    }
+    // The slave registers first: the NameServer's answer names no master yet.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = slave_config(&c, dir.path());
+    cfg.register_name_server_period_ms = 30_000;
+    let slave = start_broker(cfg).await.unwrap();
+    c.start_broker().await;
+    // Well before the next 30 s registration.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ha_slaves(&c) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the slave waited for its next registration"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    slave.shutdown().await;
+    c.shutdown().await;
+}

@@ -371,7 +371,7 @@ where
 }
 
 /// A slave copies its master's tables once the master is known, then every
-/// `metadata::SYNC_EVERY`.
+/// `metadata::SYNC_EVERY`; until the master is known it re-registers every second to learn it.
 fn copy_tables_from_master(
     inner: &Arc<BrokerInner>,
     stop: watch::Receiver<bool>,
@@ -381,6 +381,9 @@ fn copy_tables_from_master(
         let last = last.clone();
         async move {
             let Some(master) = i.master_addr.lock().clone() else {
+                // Not known yet (the master registered after this slave did): ask the
+                // NameServers again now rather than at the next period (30 s by default).
+                register::register_all(&i).await;
                 return;
             };
             // Offsets committed here go to the master first, or the copy would undo them.
