@@ -2,7 +2,7 @@
 //! group, the group's member list, offsets (read and commit) and sending a message back for
 //! redelivery.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::json;
@@ -137,22 +137,13 @@ impl Inner {
         }
     }
 
-    /// Broadcasting: the positions saved on this machine (empty in clustering mode).
-    fn local_offsets(&self) -> BTreeMap<String, i64> {
-        self.cfg
-            .broadcast_offsets
-            .as_ref()
-            .and_then(|p| crate::config_file::load(p).ok().flatten())
-            .unwrap_or_default()
-    }
-
     /// The committed offset, or the end of the queue for a group new to it (the retry topic:
     /// its start), as CONSUME_FROM_LAST_OFFSET.
     pub(super) async fn start_offset(&self, q: &MessageQueue) -> i64 {
         let Some(addr) = self.master(&q.broker_name) else {
             return 0;
         };
-        if let Some(o) = self.local_offsets().get(&local_key(q)) {
+        if let Some(o) = self.local_offsets.lock().get(&local_key(q)) {
             return *o;
         }
         let mut ext = ExtFields::with_capacity(3);
@@ -183,23 +174,33 @@ impl Inner {
         }
     }
 
-    pub(super) async fn commit(&self, q: &MessageQueue, offset: i64) {
+    /// Stores a queue's offset (the broker, or the broadcasting offset file); false when it
+    /// was not stored.
+    pub(super) async fn commit(&self, q: &MessageQueue, offset: i64) -> bool {
         if let Some(path) = self.cfg.broadcast_offsets.clone() {
-            let mut all = self.local_offsets();
-            all.insert(local_key(q), offset);
-            let text = serde_json::to_string_pretty(&all).unwrap_or_default();
+            let _in_order = self.local_file.lock().await;
+            let text = {
+                let mut all = self.local_offsets.lock();
+                all.insert(local_key(q), offset);
+                serde_json::to_string_pretty(&*all).unwrap_or_default()
+            };
             // An fsynced write: not on the runtime's threads.
             let saved = tokio::task::spawn_blocking(move || {
                 crate::config_file::write_atomic(&path, &text)
                     .map_err(|e| format!("{}: {e}", path.display()))
             })
             .await;
-            match saved {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "offsets not saved"),
-                Err(e) => tracing::warn!(error = %e, "offset save task failed"),
-            }
-            return;
+            return match saved {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "offsets not saved");
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "offset save task failed");
+                    false
+                }
+            };
         }
         let request = || {
             let mut ext = ExtFields::with_capacity(4);
@@ -210,20 +211,25 @@ impl Inner {
             RemotingCommand::new_request(RequestCode::UpdateConsumerOffset, ext)
         };
         let Some(addr) = self.master(&q.broker_name) else {
-            return;
+            return false;
         };
         if self.call(&addr, request()).await.is_ok() {
-            return;
+            return true;
         }
         // The broker may be gone (a master down: its slave takes the commit) or moved.
         self.refresh_masters(&q.topic).await;
         match self.master(&q.broker_name) {
-            Some(now) if now != addr => {
-                if let Err(e) = self.call(&now, request()).await {
+            Some(now) if now != addr => match self.call(&now, request()).await {
+                Ok(_) => true,
+                Err(e) => {
                     tracing::warn!(queue = ?q, error = %e, "offset commit failed");
+                    false
                 }
+            },
+            _ => {
+                tracing::warn!(queue = ?q, broker = %addr, "offset commit failed");
+                false
             }
-            _ => tracing::warn!(queue = ?q, broker = %addr, "offset commit failed"),
         }
     }
 
@@ -236,7 +242,12 @@ impl Inner {
             .filter_map(|(q, o)| o.pq.take_dirty().map(|offset| (q.clone(), offset)))
             .collect();
         for (q, offset) in dirty {
-            self.commit(&q, offset).await;
+            if !self.commit(&q, offset).await {
+                // Tried again at the next round, moved or not.
+                if let Some(o) = self.owned.lock().get(&q) {
+                    o.pq.commit_failed(offset);
+                }
+            }
         }
     }
 

@@ -206,8 +206,19 @@ impl PushConsumerBuilder {
             4,
         );
         let concurrency = self.concurrency;
+        // Broadcasting: the positions saved on this machine, read once, off the runtime.
+        let local = match self.broadcast_offsets.clone() {
+            Some(path) => tokio::task::spawn_blocking(move || crate::config_file::load(&path))
+                .await
+                .map_err(|e| ClientError::Config(format!("offset file read: {e}")))?
+                .map_err(|e| ClientError::Config(format!("offset file: {e}")))?
+                .unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
         let inner = Arc::new(Inner {
             client_id: super::group::new_client_id(),
+            local_offsets: Mutex::new(local),
+            local_file: tokio::sync::Mutex::new(()),
             cfg: self,
             subscriptions,
             client,
@@ -270,6 +281,10 @@ struct Inner {
     stopping: AtomicBool,
     rebalance_now: Arc<Notify>,
     heartbeat_now: Notify,
+    /// Broadcasting: queue key → position, what the offset file holds.
+    local_offsets: Mutex<BTreeMap<String, i64>>,
+    /// Broadcasting: one offset-file write at a time, so an older one never lands last.
+    local_file: tokio::sync::Mutex<()>,
 }
 
 impl PushConsumer {

@@ -139,6 +139,14 @@ impl ProcessQueue {
         })
     }
 
+    /// A commit of `offset` did not reach the broker: `take_dirty` offers it again.
+    pub fn commit_failed(&self, offset: i64) {
+        let mut s = self.state.lock();
+        if s.committed == offset {
+            s.committed = i64::MIN;
+        }
+    }
+
     pub fn drop_queue(&self) {
         self.dropped.store(true, Ordering::Release);
         self.moved.notify_one();
@@ -178,6 +186,18 @@ mod tests {
         assert_eq!(pq.commit_offset(), 13, "all handled: the pull position");
         assert_eq!(pq.take_dirty(), Some(13));
         assert_eq!(pq.take_dirty(), None);
+    }
+
+    #[test]
+    fn a_failed_commit_is_offered_again() {
+        let pq = ProcessQueue::new(0);
+        let at = pq.position();
+        assert!(pq.accept(at, &[(0, 1)], Some(1)));
+        pq.done(at.generation, 0);
+        assert_eq!(pq.take_dirty(), Some(1));
+        assert_eq!(pq.take_dirty(), None, "committed");
+        pq.commit_failed(1);
+        assert_eq!(pq.take_dirty(), Some(1), "the broker never got it");
     }
 
     #[test]
