@@ -39,31 +39,37 @@ impl MessageStore {
     /// A master starting: a new term begins at the end of its log (written before it
     /// takes a send).
     pub fn begin_epoch(&self) -> Result<Epoch, StoreError> {
-        let mut epochs = self.inner.epochs.lock();
+        let _writer = self.inner.epochs_writer.lock();
+        let mut new = self.epochs();
         let next = Epoch {
-            epoch: epochs.last().map_or(1, |e| e.epoch + 1),
+            epoch: new.last().map_or(1, |e| e.epoch + 1),
             start: self.inner.commit_log.max_offset(),
         };
-        let mut new = epochs.clone();
         new.push(next);
-        epoch::store(&self.inner.root, &self.inner.io, &new)?;
-        *epochs = new;
+        self.write_epochs(new)?;
         Ok(next)
     }
 
     /// A slave takes its master's terms (after the handshake found their logs agree).
+    /// Blocking (an fsynced write when they changed).
     pub fn adopt_epochs(&self, master: &[Epoch]) -> Result<(), StoreError> {
-        let mut epochs = self.inner.epochs.lock();
-        if epochs.as_slice() == master {
+        let _writer = self.inner.epochs_writer.lock();
+        if self.epochs().as_slice() == master {
             return Ok(());
         }
-        epoch::store(&self.inner.root, &self.inner.io, master)?;
-        *epochs = master.to_vec();
+        self.write_epochs(master.to_vec())
+    }
+
+    /// Writes the list, then publishes it: readers never wait on the disk (the caller holds
+    /// the writer lock, so writes land in order).
+    fn write_epochs(&self, epochs: Vec<Epoch>) -> Result<(), StoreError> {
+        epoch::store(&self.inner.root, &self.inner.io, &epochs)?;
+        *self.inner.epochs.lock() = epochs;
         Ok(())
     }
 
     /// A slave whose log ran past its master's: the log is cut at `offset` at the next open
-    /// (no reader may see bytes vanish). Durable before it returns.
+    /// (no reader may see bytes vanish). Durable before it returns; blocking.
     pub fn request_replica_truncation(&self, offset: u64) -> Result<(), StoreError> {
         let path = self.inner.root.join(epoch::TRUNCATE_FILE);
         self.inner

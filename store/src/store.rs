@@ -93,6 +93,8 @@ pub(crate) struct Inner {
     pub append_listener: OnceLock<AppendListener>,
     /// Replication terms (`epoch.rs`).
     pub epochs: Mutex<Vec<crate::epoch::Epoch>>,
+    /// Held while the epochs file is written (not `epochs`: readers never wait on the disk).
+    pub epochs_writer: Mutex<()>,
     pub flush: FlushService,
     pub stopping: AtomicBool,
     /// sticky: a CommitLog flush failed, no more acks
@@ -341,6 +343,7 @@ impl MessageStore {
             listener: RwLock::new(None),
             append_listener: OnceLock::new(),
             epochs: Mutex::new(epochs),
+            epochs_writer: Mutex::new(()),
             flush: FlushService::default(),
             stopping: AtomicBool::new(false),
             flush_failed: AtomicBool::new(false),

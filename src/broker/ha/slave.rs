@@ -68,7 +68,7 @@ enum Opening {
 /// FerrumQ's handshake: this log's end and terms against the master's. When they agree the
 /// master's terms are kept; when this log runs past the master's, the cut is recorded (made
 /// at the next open, before any reader).
-async fn agree(store: &MessageStore, conn: &mut TcpStream) -> Result<(), Opening> {
+async fn agree(store: &Arc<MessageStore>, conn: &mut TcpStream) -> Result<(), Opening> {
     let hello = handshake::Hello {
         log_end: store.replica_received_offset(),
         epochs: store.epochs(),
@@ -82,15 +82,25 @@ async fn agree(store: &MessageStore, conn: &mut TcpStream) -> Result<(), Opening
         Ok(Err(e)) => return Err(Opening::Failed(e.to_string())),
         Err(_) => return Err(Opening::Failed("no answer".into())),
     };
-    if agreed < hello.log_end {
-        store
-            .request_replica_truncation(agreed)
-            .map_err(|e| Opening::Failed(format!("cut not recorded: {e}")))?;
-        return Err(Opening::Diverged(agreed));
+    // Both are fsynced writes: not on the runtime's threads.
+    let s = store.clone();
+    let diverged = agreed < hello.log_end;
+    let written = tokio::task::spawn_blocking(move || {
+        if diverged {
+            s.request_replica_truncation(agreed)
+                .map_err(|e| format!("cut not recorded: {e}"))
+        } else {
+            s.adopt_epochs(&epochs)
+                .map_err(|e| format!("terms not written: {e}"))
+        }
+    })
+    .await
+    .map_err(|e| Opening::Failed(format!("write task failed: {e}")))?;
+    match (written, diverged) {
+        (Err(why), _) => Err(Opening::Failed(why)),
+        (Ok(()), true) => Err(Opening::Diverged(agreed)),
+        (Ok(()), false) => Ok(()),
     }
-    store
-        .adopt_epochs(&epochs)
-        .map_err(|e| Opening::Failed(format!("terms not written: {e}")))
 }
 
 /// One connection: report, then apply chunks until something fails; returns why.
