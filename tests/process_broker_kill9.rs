@@ -3,12 +3,10 @@
 //! must be consumed afterwards, once, at the queue offset its send reply named, and every
 //! queue's offsets must run 0..n without holes.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use ferrumq::remoting::{ClientConfig, RemotingClient};
-use process_util::load::{check_acked, produce_until_stopped, Acked};
+use process_util::load::{check_acked, Load};
 use process_util::{spawn, start_namesrv, Proc};
 
 mod process_util;
@@ -76,28 +74,12 @@ async fn every_acknowledged_message_survives_kill9() {
     let addr = servers.broker_addr();
     let client = RemotingClient::new(ClientConfig::default());
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|i| {
-            tokio::spawn(produce_until_stopped(
-                client.clone(),
-                addr.clone(),
-                TOPIC,
-                QUEUES,
-                (i as u64, PRODUCERS as u64),
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let load = Load::start(&client, &addr, TOPIC, QUEUES, PRODUCERS as u64, 0);
     // Let a few thousand sends through (and several CommitLog files fill), then kill.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     servers.kill9_broker();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut acked = Acked::new();
-    for p in producers {
-        acked.extend(p.await.unwrap());
-    }
+    let acked = load.finish().await;
     assert!(
         acked.len() > 100,
         "too few sends acknowledged before the kill: {}",

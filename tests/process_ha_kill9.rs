@@ -7,14 +7,13 @@
 //!   the slave is back; the restarted slave continues from its own offset, not from zero.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ferrumq::protocol::{ResponseCode, SendMessageResponseHeader};
 use ferrumq::remoting::{ClientConfig, RemotingClient};
 use process_util::ha::{node, Node};
-use process_util::load::{check_acked, produce_until_stopped, send_request, Acked, TIMEOUT};
+use process_util::load::{check_acked, send_request, Acked, Load, TIMEOUT};
 use process_util::{start_namesrv, Proc};
 
 mod process_util;
@@ -80,26 +79,9 @@ async fn until_topic_known(client: &RemotingClient, addr: &str) {
 }
 
 async fn load_for(client: &RemotingClient, addr: &str, run: Duration, first: u64) -> Acked {
-    let stop = Arc::new(AtomicBool::new(false));
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|i| {
-            tokio::spawn(produce_until_stopped(
-                client.clone(),
-                addr.to_string(),
-                TOPIC,
-                QUEUES,
-                (first + i, PRODUCERS),
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let load = Load::start(client, addr, TOPIC, QUEUES, PRODUCERS, first);
     tokio::time::sleep(run).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut acked = Acked::new();
-    for p in producers {
-        acked.extend(p.await.unwrap());
-    }
-    acked
+    load.finish().await
 }
 
 /// A NameServer, then a SYNC_MASTER and its SLAVE under `root`, once the master acknowledges
@@ -133,26 +115,11 @@ async fn kill9_of_the_sync_master_loses_no_acknowledged_message() {
     let (_ns, ns_port, mut master, slave, client, mut acked) = start_pair(root.path()).await;
 
     // Sends in flight when the master dies.
-    let stop = Arc::new(AtomicBool::new(false));
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|i| {
-            tokio::spawn(produce_until_stopped(
-                client.clone(),
-                master.addr(),
-                TOPIC,
-                QUEUES,
-                (i, PRODUCERS),
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let load = Load::start(&client, &master.addr(), TOPIC, QUEUES, PRODUCERS, 0);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     master.kill9();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stop.store(true, Ordering::Relaxed);
-    for p in producers {
-        acked.extend(p.await.unwrap());
-    }
+    acked.extend(load.finish().await);
     assert!(acked.len() > 100, "only {} sends acknowledged", acked.len());
     eprintln!(
         "{} sends acknowledged before kill -9 of the master",

@@ -3,14 +3,12 @@
 //! resumes at its own offset every time: at the end it holds every acknowledged message at
 //! its queue offset, once, with no hole, and the same log as the master.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrumq::protocol::{ExtFields, RemotingCommand, RequestCode};
 use ferrumq::remoting::{ClientConfig, RemotingClient};
 use process_util::ha::{node, proxy};
-use process_util::load::{check_acked, produce_until_stopped, Acked, TIMEOUT};
+use process_util::load::{check_acked, Load, TIMEOUT};
 use process_util::start_namesrv;
 
 mod process_util;
@@ -49,19 +47,7 @@ async fn a_slave_behind_a_cutting_proxy_ends_with_every_acknowledged_message() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let producers: Vec<_> = (0..PRODUCERS)
-        .map(|i| {
-            tokio::spawn(produce_until_stopped(
-                client.clone(),
-                master.addr(),
-                TOPIC,
-                QUEUES,
-                (i, PRODUCERS),
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let load = Load::start(&client, &master.addr(), TOPIC, QUEUES, PRODUCERS, 0);
     // Cut the replication connection five times while sends flow (each cut: sends wait for
     // the slave or fail without SEND_OK until it is back).
     for round in 1..=5u32 {
@@ -69,11 +55,7 @@ async fn a_slave_behind_a_cutting_proxy_ends_with_every_acknowledged_message() {
         cut.send_replace(round);
     }
     tokio::time::sleep(Duration::from_millis(1_300)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut acked = Acked::new();
-    for p in producers {
-        acked.extend(p.await.unwrap());
-    }
+    let acked = load.finish().await;
     assert!(acked.len() > 100, "only {} sends acknowledged", acked.len());
     let reconnects = runtime(&client, &master.addr(), "haSlaveCount").await;
     eprintln!(

@@ -64,6 +64,48 @@ pub async fn produce_until_stopped(
     acked
 }
 
+/// `n` producers sending round-robin (seq first, first + n, ...) until `finish`.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    producers: Vec<tokio::task::JoinHandle<Acked>>,
+}
+
+impl Load {
+    pub fn start(
+        client: &RemotingClient,
+        addr: &str,
+        topic: &'static str,
+        queues: i32,
+        n: u64,
+        first: u64,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let producers = (0..n)
+            .map(|i| {
+                tokio::spawn(produce_until_stopped(
+                    client.clone(),
+                    addr.to_string(),
+                    topic,
+                    queues,
+                    (first + i, n),
+                    stop.clone(),
+                ))
+            })
+            .collect();
+        Load { stop, producers }
+    }
+
+    /// Stops the producers; what was acknowledged.
+    pub async fn finish(self) -> Acked {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut acked = Acked::new();
+        for p in self.producers {
+            acked.extend(p.await.unwrap());
+        }
+        acked
+    }
+}
+
 /// Every message of a queue, in offset order, read from offset 0 until the end.
 pub async fn read_queue(
     client: &RemotingClient,
